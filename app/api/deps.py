@@ -1,0 +1,73 @@
+"""Dependencies shared by the routes: the session, the caller's token, roles, paging."""
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from sqlalchemy.orm import Session
+
+from app.db import get_engine, unit_of_work
+from app.errors import Unauthorized
+from app.models import ApiToken, Mandate, Role
+from app.services import tokens
+from app.services.lookup import get_mandate
+from app.settings import Settings, get_settings
+
+
+def get_session() -> Iterator[Session]:
+    """One transaction per request: committed when the route returns, else rolled back."""
+    with unit_of_work(get_engine()) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def current_token(request: Request, session: SessionDep) -> ApiToken | None:
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise Unauthorized("Send the token as 'Authorization: Bearer <token>'.")
+    return tokens.authenticate(session, secret=secret.strip())
+
+
+TokenDep = Annotated[ApiToken | None, Depends(current_token)]
+
+
+def role_required(role: Role):  # type: ignore[no-untyped-def]
+    """A dependency that lets the request through only with ``role`` or above."""
+
+    def check(token: TokenDep, settings: SettingsDep) -> ApiToken | None:
+        tokens.require_role(token, role, public_read=settings.public_read)
+        return token
+
+    check.required_role = role  # type: ignore[attr-defined]  # read by the access tests
+    return check
+
+
+Reader = Annotated[ApiToken | None, Depends(role_required(Role.viewer))]
+Editor = Annotated[ApiToken, Depends(role_required(Role.editor))]
+Admin = Annotated[ApiToken, Depends(role_required(Role.admin))]
+
+
+def mandate_from_path(mandate: str, session: SessionDep) -> Mandate:
+    return get_mandate(session, code=mandate)
+
+
+MandateDep = Annotated[Mandate, Depends(mandate_from_path)]
+
+
+class Paging:
+    def __init__(
+        self,
+        limit: Annotated[int, Query(ge=1, le=500, description="Items per page.")] = 50,
+        offset: Annotated[int, Query(ge=0, description="Items to skip.")] = 0,
+    ) -> None:
+        self.limit = limit
+        self.offset = offset
+
+
+PagingDep = Annotated[Paging, Depends()]

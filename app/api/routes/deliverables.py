@@ -1,0 +1,74 @@
+"""Deliverables of a mandate: filtered pages, one with its ETag, its history."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from app.api.deps import MandateDep, PagingDep, Reader, SessionDep
+from app.models import Deliverable, Status
+from app.schemas.api import DeliverablePublic, Page, StatusChangePublic
+from app.services import deliverables as service
+from app.services.lookup import get_deliverable
+
+router = APIRouter(prefix="/api/v1/mandates/{mandate}/deliverables", tags=["deliverables"])
+
+
+def etag(deliverable: Deliverable) -> str:
+    """The deliverable's entity tag: changes with every write to it."""
+    return f'"{deliverable.id}.{deliverable.version}"'
+
+
+def public(row: service.DeliverableRow) -> dict[str, Any]:
+    deliverable = row.deliverable
+    return {
+        "code": deliverable.code, "title": deliverable.title, "status": deliverable.status,
+        "percent_complete": deliverable.percent_complete, "weight": deliverable.weight,
+        "owner": deliverable.owner, "due_date": deliverable.due_date, "tags": row.tags,
+        "action_line": row.action_line, "measure": row.measure,
+        "version": deliverable.version, "updated_at": deliverable.updated_at,
+    }
+
+
+@router.get("", response_model=Page[DeliverablePublic])
+def list_deliverables(
+    mandate: MandateDep,
+    session: SessionDep,
+    _reader: Reader,
+    paging: PagingDep,
+    status: Annotated[list[Status] | None, Query(description="Any of these statuses.")] = None,
+    action_line: Annotated[str | None, Query(examples=["L2"])] = None,
+    measure: Annotated[str | None, Query(examples=["L2M10"])] = None,
+    tag: Annotated[str | None, Query(examples=["gender"])] = None,
+    owner: Annotated[str | None, Query()] = None,
+    q: Annotated[str | None, Query(description="Words in the code or title.",
+                                   max_length=200)] = None,
+) -> dict[str, Any]:
+    """Deliverables in plan order, filtered; `count` is the total across pages."""
+    where = service.DeliverableFilter(
+        mandate_id=mandate.id or 0, statuses=tuple(status or ()), action_line=action_line,
+        measure=measure, tag=tag, owner=owner, q=q)
+    rows, total = service.list_deliverables(session, where=where, limit=paging.limit,
+                                            offset=paging.offset)
+    return {"data": [public(row) for row in rows], "count": total,
+            "limit": paging.limit, "offset": paging.offset}
+
+
+@router.get("/{code}", response_model=DeliverablePublic)
+def get_one(
+    mandate: MandateDep, code: str, session: SessionDep, _reader: Reader, response: Response
+) -> dict[str, Any]:
+    """One deliverable; its `ETag` is what a write sends back in `If-Match`."""
+    deliverable = get_deliverable(session, mandate=mandate, code=code)
+    response.headers["ETag"] = etag(deliverable)
+    return public(service.deliverable_row(session, deliverable=deliverable))
+
+
+@router.get("/{code}/history", response_model=Page[StatusChangePublic])
+def get_history(
+    mandate: MandateDep, code: str, session: SessionDep, _reader: Reader, paging: PagingDep
+) -> dict[str, Any]:
+    """The deliverable's status changes, newest first."""
+    deliverable = get_deliverable(session, mandate=mandate, code=code)
+    changes, total = service.history(session, deliverable=deliverable, limit=paging.limit,
+                                     offset=paging.offset)
+    return {"data": changes, "count": total, "limit": paging.limit, "offset": paging.offset}

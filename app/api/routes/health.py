@@ -1,0 +1,38 @@
+"""Liveness and readiness probes for load balancers and orchestrators."""
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from app.db import get_engine
+from app.errors import problem
+from app.migrate import current_revision, head_revision
+from app.schemas.api import Health, Readiness
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=Health)
+def healthz() -> dict[str, Any]:
+    """The process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=Readiness, responses={503: {"description": "Not ready"}})
+def readyz() -> Any:
+    """The database answers and its schema is at the head revision."""
+    engine = get_engine()
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        revision = current_revision(engine)
+    except Exception:
+        return problem(503, "Not ready", "The database cannot be reached.")
+    head = head_revision()
+    if revision != head:
+        return problem(503, "Not ready",
+                       f"The database schema is at {revision}, not at {head}: run "
+                       "'planpulse db upgrade'.")
+    return JSONResponse({"status": "ready", "database": "ok", "schema_revision": revision})

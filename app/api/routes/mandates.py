@@ -1,0 +1,122 @@
+"""Mandates: the list, one mandate's tree, its plan file and its progress."""
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from app.api.deps import Admin, MandateDep, Reader, SessionDep
+from app.errors import FieldError, InvalidInput, UnsupportedMediaType
+from app.models import Status
+from app.schemas.api import (
+    ImportResult,
+    MandateProgress,
+    MandateSummary,
+    MandateTree,
+    Page,
+)
+from app.schemas.plan_file import PlanFile, parse_plan_text
+from app.services.deliverables import DeliverableFilter, mandate_list
+from app.services.plan_export import dump_yaml, export_plan, to_json_ready
+from app.services.plan_import import ImportReport, import_plan
+from app.services.progress import mandate_progress
+
+router = APIRouter(prefix="/api/v1/mandates", tags=["mandates"])
+
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+
+
+@router.get("", response_model=Page[MandateSummary])
+def list_mandates(session: SessionDep, _reader: Reader) -> dict[str, Any]:
+    """Every mandate, newest first."""
+    mandates = mandate_list(session)
+    return {"data": mandates, "count": len(mandates), "limit": len(mandates), "offset": 0}
+
+
+@router.get("/{mandate}", response_model=MandateTree)
+def get_mandate_tree(mandate: MandateDep, session: SessionDep, _reader: Reader) -> dict[str, Any]:
+    """One mandate with its action lines, measures, deliverables and indicators."""
+    plan = export_plan(session, mandate_code=mandate.code)
+    return {
+        **MandateSummary.model_validate(mandate).model_dump(),
+        "action_lines": plan["action_lines"],
+        "indicators": plan.get("indicators", []),
+    }
+
+
+@router.get("/{mandate}/progress", response_model=MandateProgress)
+def get_progress(
+    mandate: MandateDep,
+    session: SessionDep,
+    _reader: Reader,
+    tag: Annotated[str | None, Query(description="Only deliverables with this tag.")] = None,
+    status: Annotated[list[Status] | None, Query(description="Only these statuses.")] = None,
+    owner: Annotated[str | None, Query()] = None,
+) -> dict[str, Any]:
+    """Counts, completion rate and weighted progress of the mandate, per action line and
+    measure (formulas in docs/rollups.md)."""
+    where = DeliverableFilter(mandate_id=mandate.id or 0, tag=tag, owner=owner,
+                              statuses=tuple(status or ()))
+    return mandate_progress(session, mandate=mandate, where=where)
+
+
+@router.get(
+    "/{mandate}/plan",
+    responses={200: {"content": {"application/json": {}, "application/yaml": {}},
+                     "description": "The plan file; YAML with `Accept: application/yaml`."}},
+)
+def get_plan(
+    mandate: MandateDep, session: SessionDep, _reader: Reader, request: Request
+) -> Response:
+    """The mandate as a plan file, ready to edit and import again."""
+    plan = export_plan(session, mandate_code=mandate.code)
+    if any(kind in request.headers.get("accept", "") for kind in YAML_TYPES):
+        return Response(dump_yaml(plan), media_type="application/yaml")
+    return JSONResponse(to_json_ready(plan))
+
+
+async def raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+@router.put(
+    "/{mandate}/plan",
+    response_model=ImportResult,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": PlanFile.model_json_schema(
+                    ref_template="#/components/schemas/{model}")},
+                "application/yaml": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
+def put_plan(
+    mandate: str, request: Request, body: Annotated[bytes, Depends(raw_body)],
+    session: SessionDep, _admin: Admin,
+    prune: Annotated[bool, Query(description="Delete what the file no longer lists.")] = False,
+) -> dict[str, Any]:
+    """Import a plan file (JSON or YAML): validated whole, then upserted by code, all or
+    nothing. Creates the mandate when it does not exist yet."""
+    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    if content_type in YAML_TYPES:
+        fmt = "yaml"
+    elif content_type in ("application/json", "") or content_type.endswith("+json"):
+        fmt = "json"
+    else:
+        raise UnsupportedMediaType(
+            f"Send the plan as application/json or application/yaml, not {content_type}.")
+    plan = parse_plan_text(body, fmt=fmt)
+    if plan.mandate.code != mandate:
+        raise InvalidInput([FieldError(
+            "mandate.code", f"{plan.mandate.code!r} does not match the URL's {mandate!r}")])
+    return import_result(import_plan(session, plan=plan, prune=prune))
+
+
+def import_result(report: ImportReport) -> dict[str, Any]:
+    result = asdict(report)
+    result["changed"] = report.changed
+    return result

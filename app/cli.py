@@ -1,0 +1,173 @@
+"""The ``planpulse`` command line; it calls the same services as the HTTP API."""
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.db import get_engine, unit_of_work
+from app.errors import InvalidInput, PlanpulseError
+from app.models import Role
+from app.schemas.plan_file import parse_plan_text
+from app.services import tokens
+from app.services.plan_export import dump_yaml, export_plan, to_json_ready
+from app.services.plan_import import ImportReport, import_plan
+
+app = typer.Typer(help="planpulse: action-plan KPI tracking.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(token_app, name="token")
+
+EXIT_UNUSABLE_INPUT = 2
+
+
+class ExportFormat(StrEnum):
+    yaml = "yaml"
+    json = "json"
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(code)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    empty: Annotated[bool, typer.Option("--empty", help="Do not load the bundled plan.")] = False,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Migrate the database to head, load the bundled plan into an empty one, and serve."""
+    import uvicorn
+
+    from app import migrate
+    from app.services.bundled import load_bundled_plan_if_empty
+    from app.settings import get_settings
+
+    migrate.upgrade()
+    if not empty:
+        with unit_of_work() as session:
+            report = load_bundled_plan_if_empty(session)
+        if report is not None:
+            typer.echo(f"Loaded the bundled plan {report.mandate} "
+                       f"({report.deliverables.created} deliverables).", err=True)
+    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level=get_settings().log_level, proxy_headers=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Upgrade the database schema (to head by default)."""
+    from app import migrate
+
+    migrate.upgrade(revision=revision)
+    typer.echo(f"database at revision {migrate.current_revision(get_engine())}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="Target, e.g. base or -1.")]
+                 ) -> None:
+    """Downgrade the database schema to REVISION."""
+    from app import migrate
+
+    migrate.downgrade(revision)
+    typer.echo(f"database at revision {migrate.current_revision(get_engine()) or 'base'}")
+
+
+@app.command("import")
+def import_command(
+    file: Annotated[Path, typer.Argument(help="A plan file, YAML or JSON; - for stdin.")],
+    prune: Annotated[bool, typer.Option(help="Delete what the file no longer lists.")] = False,
+) -> None:
+    """Validate a plan file whole, then upsert it by code, all or nothing."""
+    try:
+        text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise _fail(f"cannot read {file}: {error}", EXIT_UNUSABLE_INPUT) from None
+    try:
+        plan = parse_plan_text(text, fmt="json" if file.suffix == ".json" else None)
+    except InvalidInput as error:
+        lines = "\n".join(f"  {line}" for line in error.lines())
+        raise _fail(f"{file}: {error.detail}; nothing was written:\n{lines}",
+                    EXIT_UNUSABLE_INPUT) from None
+    with unit_of_work() as session:
+        report = import_plan(session, plan=plan, prune=prune)
+    typer.echo(_summary(report))
+
+
+def _summary(report: ImportReport) -> str:
+    lines = [f"mandate {report.mandate}: "
+             + ("created" if report.mandate_created else "updated" if report.changed
+                else "unchanged")]
+    for name in ("action_lines", "measures", "deliverables", "indicators"):
+        kind = getattr(report, name)
+        line = (f"  {name.replace('_', ' ')}: {kind.created} created, {kind.updated} updated, "
+                f"{kind.unchanged} unchanged")
+        if kind.absent:
+            verb = "deleted" if report.pruned else "not in the file (kept; --prune deletes)"
+            line += f"; {len(kind.absent)} {verb}: {', '.join(kind.absent)}"
+        lines.append(line)
+    lines.append(f"  status changes recorded: {report.status_changes}")
+    lines.append(f"  indicator values recorded: {report.indicator_values}")
+    return "\n".join(lines)
+
+
+@app.command("export")
+def export_command(
+    mandate: Annotated[str, typer.Argument(help="The mandate's code, e.g. 2018-2020.")],
+    format: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.yaml,
+) -> None:
+    """Write a mandate's plan file to stdout."""
+    try:
+        with unit_of_work() as session:
+            plan = export_plan(session, mandate_code=mandate)
+    except PlanpulseError as error:
+        raise _fail(error.detail) from None
+    if format == ExportFormat.json:
+        typer.echo(json.dumps(to_json_ready(plan), indent=2, ensure_ascii=False))
+    else:
+        typer.echo(dump_yaml(plan), nl=False)
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[Role, typer.Option(help="viewer, editor or admin.")],
+    name: Annotated[str, typer.Option(help="Who or what uses it; shown in history.")],
+    expires_in: Annotated[int | None, typer.Option("--expires-in", min=1,
+                                                   help="Days until it expires.")] = None,
+) -> None:
+    """Create a token and print it, alone, on stdout. It is not shown again."""
+    try:
+        with unit_of_work() as session:
+            _token, secret = tokens.create_token(session, name=name, role=role,
+                                                 expires_in_days=expires_in)
+    except PlanpulseError as error:
+        raise _fail(error.detail) from None
+    typer.echo(secret)
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """List tokens (never their secrets)."""
+    with unit_of_work() as session:
+        for token in tokens.list_tokens(session):
+            state = ("revoked" if token.revoked_at else
+                     f"expires {token.expires_at:%Y-%m-%d}" if token.expires_at else "active")
+            typer.echo(f"{token.name}\t{token.role}\t{state}\tcreated {token.created_at:%Y-%m-%d}")
+
+
+@token_app.command("revoke")
+def token_revoke(name: Annotated[str, typer.Argument()]) -> None:
+    """Revoke a token by name; requests with it get 401 from then on."""
+    try:
+        with unit_of_work() as session:
+            tokens.revoke_token(session, name=name)
+    except PlanpulseError as error:
+        raise _fail(error.detail) from None
+    typer.echo(f"revoked {name}")

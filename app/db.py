@@ -1,0 +1,66 @@
+"""Engine and sessions. A unit of work commits on success and rolls back on any error."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from app.settings import get_settings
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Foreign keys are off by default in SQLite; WAL lets readers and a writer overlap.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _begin_immediate(connection: Any) -> None:
+    # Take SQLite's write lock when a transaction starts, so that two writers queue up
+    # instead of failing half-way with "database is locked".
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def build_engine(database_url: str) -> Engine:
+    url = make_url(database_url)
+    settings = get_settings()
+    if url.get_backend_name() == "sqlite":
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # pysqlite's own transaction handling is switched off so that BEGIN is ours.
+        event.listen(engine, "connect", _on_sqlite_connect)
+        event.listen(
+            engine,
+            "connect",
+            lambda dbapi_connection, _record: setattr(dbapi_connection, "isolation_level", None),
+        )
+        event.listen(engine, "begin", _begin_immediate)
+        return engine
+    return create_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_pre_ping=True,
+    )
+
+
+@lru_cache
+def get_engine() -> Engine:
+    return build_engine(get_settings().database_url)
+
+
+@contextmanager
+def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
+    """A session whose work is committed together, or not at all."""
+    with Session(engine or get_engine(), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

@@ -1,0 +1,175 @@
+"""Domain errors and the one place that turns any error into problem+json (RFC 9457)."""
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+logger = logging.getLogger("planpulse")
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem in the input: where (a path such as ``action_lines[1].code``) and what."""
+
+    path: str
+    message: str
+
+
+class PlanpulseError(Exception):
+    """Base of every error a caller may see; each kind has its HTTP status and title."""
+
+    status_code = 400
+    title = "Bad request"
+
+    def __init__(self, detail: str, *, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra or {}
+
+
+class NotFound(PlanpulseError):
+    status_code = 404
+    title = "Not found"
+
+
+class Unauthorized(PlanpulseError):
+    status_code = 401
+    title = "Unauthorized"
+
+
+class Forbidden(PlanpulseError):
+    status_code = 403
+    title = "Forbidden"
+
+
+class Conflict(PlanpulseError):
+    status_code = 409
+    title = "Conflict"
+
+
+class PreconditionFailed(PlanpulseError):
+    status_code = 412
+    title = "Precondition failed"
+
+
+class PreconditionRequired(PlanpulseError):
+    status_code = 428
+    title = "Precondition required"
+
+
+class PayloadTooLarge(PlanpulseError):
+    status_code = 413
+    title = "Payload too large"
+
+
+class UnsupportedMediaType(PlanpulseError):
+    status_code = 415
+    title = "Unsupported media type"
+
+
+class InvalidInput(PlanpulseError):
+    """The input was read but is not acceptable; every problem is listed at once."""
+
+    status_code = 422
+    title = "Invalid input"
+
+    def __init__(self, errors: Sequence[FieldError], detail: str | None = None) -> None:
+        self.errors = list(errors)
+        super().__init__(detail or f"{len(self.errors)} problem(s) in the input")
+
+    def lines(self) -> list[str]:
+        return [f"{error.path}: {error.message}" if error.path else error.message
+                for error in self.errors]
+
+
+def format_path(location: Iterable[str | int]) -> str:
+    """``("action_lines", 1, "code")`` → ``action_lines[1].code``."""
+    path = ""
+    for part in location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def validation_errors(raw_errors: Iterable[Any], *, drop_prefix: int = 0) -> list[FieldError]:
+    """Pydantic errors as field errors with readable messages."""
+    errors = []
+    for raw in raw_errors:
+        location = [part for part in raw["loc"][drop_prefix:] if not _is_union_tag(part)]
+        errors.append(FieldError(format_path(location), _message(raw)))
+    return errors
+
+
+def _is_union_tag(part: Any) -> bool:
+    # Pydantic names the union member that failed, e.g. "function-after[...]"; paths skip it.
+    return isinstance(part, str) and ("[" in part or part in {"str", "int", "float"})
+
+
+def _message(raw: dict[str, Any]) -> str:
+    if raw["type"] == "enum":
+        expected = raw.get("ctx", {}).get("expected", "")
+        options = expected.replace("'", "").replace(" or ", ", ")
+        return f"{raw.get('input')!r} is not one of {options}"
+    if raw["type"] == "extra_forbidden":
+        return "unknown field"
+    if raw["type"] == "missing":
+        return "field required"
+    message = str(raw["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def problem(
+    status: int, title: str, detail: str, **extra: Any
+) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(PlanpulseError)
+    async def _domain(_request: Request, error: PlanpulseError) -> JSONResponse:
+        extra = dict(error.extra)
+        if isinstance(error, InvalidInput):
+            extra["errors"] = [{"path": e.path, "message": e.message} for e in error.errors]
+        return problem(error.status_code, error.title, error.detail, **extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [_request_error(raw) for raw in error.errors()]
+        return problem(
+            422,
+            InvalidInput.title,
+            f"{len(errors)} problem(s) in the request",
+            errors=[{"path": e.path, "message": e.message} for e in errors],
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        title = {404: "Not found", 405: "Method not allowed"}.get(error.status_code, "Error")
+        response = problem(error.status_code, title, str(error.detail))
+        for name, value in (error.headers or {}).items():
+            response.headers[name] = value
+        return response
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        # The cause goes to the log, never to the caller.
+        logger.exception("unexpected error on %s %s", request.method, request.url.path)
+        return problem(500, "Internal server error", "The server could not complete the request.")
+
+
+def _request_error(raw: dict[str, Any]) -> FieldError:
+    # FastAPI locates inputs as ("query", "limit") or ("body", "status"): keep the field name.
+    location = [part for part in raw["loc"][1:] if not _is_union_tag(part)]
+    if raw["type"] == "json_invalid":
+        return FieldError("body", "malformed JSON: " + str(raw.get("ctx", {}).get("error", "")))
+    return FieldError(format_path(location) or str(raw["loc"][0]), _message(raw))

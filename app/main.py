@@ -1,0 +1,51 @@
+"""The FastAPI application: routers, error handlers and request limits."""
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
+
+from app import __version__
+from app.api.routes import deliverables, health, mandates
+from app.errors import install_error_handlers
+from app.limits import BodySizeLimit
+from app.settings import get_settings
+
+DESCRIPTION = """
+planpulse tracks a multi-year action plan (a *mandate*: action lines → measures →
+deliverables with a status) and its indicators, and rolls progress up per measure,
+action line and mandate. Errors are `application/problem+json`.
+"""
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    app = FastAPI(
+        title="planpulse",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url=None,  # served below from local assets: no CDN at run time
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(health.router)
+    app.include_router(mandates.router)
+    app.include_router(deliverables.router)
+    _serve_docs(app)
+    return app
+
+
+def _serve_docs(app: FastAPI) -> None:
+    app.mount("/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="planpulse API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )

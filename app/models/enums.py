@@ -1,0 +1,44 @@
+"""Vocabularies shared by the database, the plan file and the API."""
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """A deliverable's status. The annual report's symbols map onto the first four."""
+
+    completed = "completed"
+    in_progress = "in_progress"
+    not_started = "not_started"
+    not_achieved = "not_achieved"
+    cancelled = "cancelled"
+
+
+class Role(StrEnum):
+    """Token roles; each includes the rights of the ones before it."""
+
+    viewer = "viewer"
+    editor = "editor"
+    admin = "admin"
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+
+class IndicatorUnit(StrEnum):
+    count = "count"
+    percent = "percent"
+    currency = "currency"
+    ratio = "ratio"
+
+
+class Direction(StrEnum):
+    increase = "increase"
+    decrease = "decrease"
+    maintain = "maintain"
+
+
+def sql_in(column: str, vocabulary: type[StrEnum]) -> str:
+    """A CHECK expression keeping ``column`` inside ``vocabulary``."""
+    values = ", ".join(f"'{member.value}'" for member in vocabulary)
+    return f"{column} IN ({values})"

@@ -1,0 +1,85 @@
+"""Indicators (KPIs) of a mandate, with their targets and recorded values."""
+
+from datetime import datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlmodel import Field, SQLModel
+
+from app.models import base as _base  # noqa: F401  (naming convention first)
+from app.models.enums import Direction, IndicatorUnit, sql_in
+from app.models.plan import CODE_LENGTH, TITLE_LENGTH
+from app.models.types import UTCDateTime, utcnow
+
+PERIOD_LENGTH = 16
+
+
+class Indicator(SQLModel, table=True):
+    __tablename__ = "indicator"
+    __table_args__ = (
+        UniqueConstraint("mandate_id", "code"),
+        CheckConstraint(sql_in("unit", IndicatorUnit), name="unit_vocabulary"),
+        CheckConstraint(sql_in("direction", Direction), name="direction_vocabulary"),
+        CheckConstraint(
+            "(baseline_period IS NULL) = (baseline_value IS NULL)", name="baseline_complete"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    mandate_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("mandate.id", ondelete="CASCADE"), nullable=False)
+    )
+    code: str = Field(sa_column=Column(String(CODE_LENGTH), nullable=False))
+    title: str = Field(sa_column=Column(String(TITLE_LENGTH), nullable=False))
+    unit: IndicatorUnit = Field(sa_column=Column(String(16), nullable=False))
+    direction: Direction = Field(sa_column=Column(String(16), nullable=False))
+    action_line_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("action_line.id"), nullable=True)
+    )
+    measure_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("measure.id"), nullable=True)
+    )
+    baseline_period: str | None = Field(
+        default=None, sa_column=Column(String(PERIOD_LENGTH), nullable=True)
+    )
+    baseline_value: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    position: int = Field(default=0, nullable=False)
+
+
+class IndicatorTarget(SQLModel, table=True):
+    __tablename__ = "indicator_target"
+    __table_args__ = (UniqueConstraint("indicator_id", "period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    indicator_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("indicator.id", ondelete="CASCADE"), nullable=False)
+    )
+    period: str = Field(sa_column=Column(String(PERIOD_LENGTH), nullable=False))
+    value: float = Field(sa_column=Column(Float, nullable=False))
+
+
+class IndicatorValue(SQLModel, table=True):
+    """A value recorded for a period; a newer one for the same period supersedes it."""
+
+    __tablename__ = "indicator_value"
+    __table_args__ = (Index(None, "indicator_id", "period", "recorded_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    indicator_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("indicator.id", ondelete="CASCADE"), nullable=False)
+    )
+    period: str = Field(sa_column=Column(String(PERIOD_LENGTH), nullable=False))
+    value: float = Field(sa_column=Column(Float, nullable=False))
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    source: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    recorded_by: str = Field(sa_column=Column(String(200), nullable=False))
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

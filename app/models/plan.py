@@ -1,0 +1,175 @@
+"""The plan: mandates, action lines, measures, deliverables and their status history."""
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlmodel import Field, SQLModel
+
+from app.models import base as _base  # noqa: F401  (naming convention first)
+from app.models.enums import Status, sql_in
+from app.models.types import UTCDateTime, utcnow
+
+CODE_LENGTH = 64
+TITLE_LENGTH = 2000
+
+
+class Mandate(SQLModel, table=True):
+    """A multi-year plan period, e.g. the Action Plan 2018-2020."""
+
+    __tablename__ = "mandate"
+    __table_args__ = (
+        CheckConstraint("end_date >= start_date", name="dates_ordered"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(sa_column=Column(String(CODE_LENGTH), nullable=False, unique=True))
+    title: str = Field(sa_column=Column(String(TITLE_LENGTH), nullable=False))
+    start_date: date
+    end_date: date
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class ActionLine(SQLModel, table=True):
+    __tablename__ = "action_line"
+    __table_args__ = (
+        UniqueConstraint("mandate_id", "code"),
+        # Lets measures prove, in the database, that they sit in their line's mandate.
+        UniqueConstraint("id", "mandate_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    mandate_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("mandate.id", ondelete="CASCADE"), nullable=False)
+    )
+    code: str = Field(sa_column=Column(String(CODE_LENGTH), nullable=False))
+    title: str = Field(sa_column=Column(String(TITLE_LENGTH), nullable=False))
+    position: int = Field(default=0, nullable=False)
+
+
+class Measure(SQLModel, table=True):
+    __tablename__ = "measure"
+    __table_args__ = (
+        UniqueConstraint("mandate_id", "code"),
+        UniqueConstraint("id", "mandate_id"),
+        ForeignKeyConstraint(
+            ["action_line_id", "mandate_id"],
+            ["action_line.id", "action_line.mandate_id"],
+            ondelete="CASCADE",
+        ),
+        Index(None, "action_line_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    mandate_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("mandate.id", ondelete="CASCADE"), nullable=False)
+    )
+    action_line_id: int = Field(nullable=False)
+    code: str = Field(sa_column=Column(String(CODE_LENGTH), nullable=False))
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    position: int = Field(default=0, nullable=False)
+
+
+class Deliverable(SQLModel, table=True):
+    __tablename__ = "deliverable"
+    __table_args__ = (
+        UniqueConstraint("mandate_id", "code"),
+        ForeignKeyConstraint(
+            ["measure_id", "mandate_id"],
+            ["measure.id", "measure.mandate_id"],
+            ondelete="CASCADE",
+        ),
+        CheckConstraint(sql_in("status", Status), name="status_vocabulary"),
+        CheckConstraint(
+            "percent_complete IS NULL OR (percent_complete >= 0 AND percent_complete <= 100)",
+            name="percent_complete_range",
+        ),
+        CheckConstraint(
+            "percent_complete IS NULL OR status = 'in_progress'",
+            name="percent_complete_only_in_progress",
+        ),
+        CheckConstraint("weight >= 0", name="weight_not_negative"),
+        CheckConstraint("version >= 1", name="version_positive"),
+        Index(None, "measure_id"),
+        Index(None, "mandate_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    mandate_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("mandate.id", ondelete="CASCADE"), nullable=False)
+    )
+    measure_id: int = Field(nullable=False)
+    code: str = Field(sa_column=Column(String(CODE_LENGTH), nullable=False))
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    status: Status = Field(
+        default=Status.not_started, sa_column=Column(String(16), nullable=False)
+    )
+    percent_complete: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    weight: float = Field(default=1.0, sa_column=Column(Float, nullable=False))
+    owner: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    due_date: date | None = Field(default=None, nullable=True)
+    position: int = Field(default=0, nullable=False)
+    version: int = Field(default=1, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class DeliverableTag(SQLModel, table=True):
+    """A theme a deliverable contributes to (gender, youth, ...): one row per tag."""
+
+    __tablename__ = "deliverable_tag"
+    __table_args__ = (Index(None, "tag"),)
+
+    deliverable_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("deliverable.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    tag: str = Field(sa_column=Column(String(CODE_LENGTH), primary_key=True))
+
+
+class StatusChange(SQLModel, table=True):
+    """One entry of a deliverable's append-only status history.
+
+    ``effective_at`` is when the change happened in reality (staff may backdate it);
+    ``recorded_at`` is when it was entered, so an old report can be rebuilt exactly.
+    """
+
+    __tablename__ = "status_change"
+    __table_args__ = (
+        CheckConstraint(
+            "from_status IS NULL OR " + sql_in("from_status", Status), name="from_vocabulary"
+        ),
+        CheckConstraint(sql_in("to_status", Status), name="to_vocabulary"),
+        CheckConstraint(
+            "percent_complete IS NULL OR (percent_complete >= 0 AND percent_complete <= 100)",
+            name="percent_complete_range",
+        ),
+        Index(None, "deliverable_id", "effective_at"),
+        Index(None, "recorded_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    deliverable_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("deliverable.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    from_status: Status | None = Field(default=None, sa_column=Column(String(16), nullable=True))
+    to_status: Status = Field(sa_column=Column(String(16), nullable=False))
+    percent_complete: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    evidence_url: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    changed_by: str = Field(sa_column=Column(String(200), nullable=False))
+    effective_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

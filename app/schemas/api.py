@@ -1,0 +1,177 @@
+"""Shapes of the API's answers (the plan file has its own module)."""
+
+from datetime import date, datetime
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.models.enums import Status
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list, and how many items match in all."""
+
+    data: list[T]
+    count: int = Field(description="How many items match, across all pages.")
+    limit: int
+    offset: int
+
+
+class MandateSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    code: str = Field(examples=["2018-2020"])
+    title: str = Field(examples=["Metropolis Action Plan 2018-2020"])
+    start_date: date
+    end_date: date
+    updated_at: datetime
+
+
+class DeliverablePublic(BaseModel):
+    code: str = Field(examples=["L1M3D2"])
+    title: str = Field(examples=["Gender parity at Metropolis events and debates, "
+                                 "especially in terms of speakers"])
+    status: Status
+    percent_complete: float | None = None
+    weight: float = 1.0
+    owner: str | None = None
+    due_date: date | None = None
+    tags: list[str] = Field(default_factory=list, examples=[["gender"]])
+    action_line: str = Field(examples=["L1"])
+    measure: str = Field(examples=["L1M3"])
+    version: int = Field(description="Bumped by every change; the ETag carries it.")
+    updated_at: datetime
+
+
+class StatusChangePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    from_status: Status | None
+    to_status: Status
+    percent_complete: float | None
+    note: str | None
+    evidence_url: str | None
+    changed_by: str
+    effective_at: datetime = Field(description="When it happened in reality.")
+    recorded_at: datetime = Field(description="When it was entered.")
+
+
+class TreeDeliverable(BaseModel):
+    code: str
+    title: str
+    status: Status
+    percent_complete: float | None = None
+    weight: float = 1.0
+    owner: str | None = None
+    due_date: date | None = None
+    tags: list[str] = Field(default_factory=list)
+
+
+class TreeMeasure(BaseModel):
+    code: str
+    title: str
+    deliverables: list[TreeDeliverable]
+
+
+class TreeActionLine(BaseModel):
+    code: str
+    title: str
+    measures: list[TreeMeasure]
+
+
+class PeriodValuePublic(BaseModel):
+    period: str = Field(examples=["2020"])
+    value: float
+
+
+class TreeIndicator(BaseModel):
+    code: str
+    title: str
+    unit: str
+    direction: str
+    action_line: str | None = None
+    measure: str | None = None
+    baseline: PeriodValuePublic | None = None
+    targets: list[PeriodValuePublic] = Field(default_factory=list)
+    values: list[PeriodValuePublic] = Field(default_factory=list)
+
+
+class MandateTree(MandateSummary):
+    action_lines: list[TreeActionLine]
+    indicators: list[TreeIndicator]
+
+
+class ByStatus(BaseModel):
+    completed: int
+    in_progress: int
+    not_started: int
+    not_achieved: int
+    cancelled: int
+
+
+class ProgressTotals(BaseModel):
+    deliverables: int = Field(examples=[65], description="All of them, cancelled included.")
+    by_status: ByStatus
+    completion_rate: float | None = Field(
+        examples=[0.7692], description="completed / (deliverables - cancelled); 4 decimals.")
+    progress: float | None = Field(
+        examples=[0.7846],
+        description="Σ weight·score / Σ weight over non-cancelled deliverables; 4 decimals.")
+
+
+class MeasureProgress(BaseModel):
+    code: str
+    title: str
+    totals: ProgressTotals
+
+
+class ActionLineProgress(BaseModel):
+    code: str
+    title: str
+    totals: ProgressTotals
+    measures: list[MeasureProgress]
+
+
+class MandateRef(BaseModel):
+    code: str
+    title: str
+
+
+class MandateProgress(BaseModel):
+    mandate: MandateRef
+    as_of: datetime
+    totals: ProgressTotals
+    action_lines: list[ActionLineProgress]
+
+
+class KindResult(BaseModel):
+    created: int
+    updated: int
+    unchanged: int
+    absent: list[str] = Field(description="Codes stored but not in the file.")
+    deleted: int = Field(description="How many absent items were deleted (with prune).")
+
+
+class ImportResult(BaseModel):
+    mandate: str
+    mandate_created: bool
+    changed: bool
+    pruned: bool
+    action_lines: KindResult
+    measures: KindResult
+    deliverables: KindResult
+    indicators: KindResult
+    status_changes: int
+    indicator_values: int
+
+
+class Health(BaseModel):
+    status: str = Field(examples=["ok"])
+
+
+class Readiness(BaseModel):
+    status: str = Field(examples=["ready"])
+    database: str
+    schema_revision: str | None

@@ -1,0 +1,217 @@
+"""The plan file (YAML or JSON): its shape, and validation that reports every problem at once."""
+
+import json
+import re
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+from app.errors import FieldError, InvalidInput, validation_errors
+from app.models.enums import Direction, IndicatorUnit, Status
+from app.models.indicator import PERIOD_LENGTH
+from app.models.plan import CODE_LENGTH, TITLE_LENGTH
+
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]*$"
+PERIOD_PATTERN = re.compile(r"^\d{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?$|^mandate$")
+
+
+def _period_text(value: Any) -> Any:
+    # YAML reads `period: 2020` as a number; a period is a label.
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+Code = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=CODE_LENGTH,
+                      pattern=CODE_PATTERN),
+]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                         max_length=TITLE_LENGTH)]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1,
+                                       max_length=CODE_LENGTH, pattern=CODE_PATTERN)]
+Period = Annotated[
+    str,
+    BeforeValidator(_period_text),
+    StringConstraints(max_length=PERIOD_LENGTH, pattern=PERIOD_PATTERN.pattern),
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MandateSpec(_Strict):
+    code: Code
+    title: Title
+    start_date: date
+    end_date: date
+
+    @model_validator(mode="after")
+    def _dates_ordered(self) -> "MandateSpec":
+        if self.end_date < self.start_date:
+            raise ValueError("end_date is before start_date")
+        return self
+
+
+class DeliverableSpec(_Strict):
+    code: Code
+    title: Title
+    status: Status = Status.not_started
+    percent_complete: Annotated[float, Field(ge=0, le=100)] | None = None
+    weight: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 1.0
+    owner: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                            max_length=200)] | None = None
+    due_date: date | None = None
+    tags: list[Tag] = []
+
+    @model_validator(mode="after")
+    def _percent_only_in_progress(self) -> "DeliverableSpec":
+        if self.percent_complete is not None and self.status != Status.in_progress:
+            raise ValueError(
+                f"percent_complete is only for status in_progress, not {self.status.value}"
+            )
+        return self
+
+
+class MeasureSpec(_Strict):
+    code: Code
+    title: Title
+    deliverables: list[DeliverableSpec] = []
+
+
+class ActionLineSpec(_Strict):
+    code: Code
+    title: Title
+    measures: list[MeasureSpec] = []
+
+
+class PeriodValue(_Strict):
+    period: Period
+    value: Annotated[float, Field(allow_inf_nan=False)]
+
+
+class IndicatorSpec(_Strict):
+    code: Code
+    title: Title
+    unit: IndicatorUnit
+    direction: Direction
+    action_line: Code | None = None
+    measure: Code | None = None
+    baseline: PeriodValue | None = None
+    targets: list[PeriodValue] = []
+    values: list[PeriodValue] = []
+
+    @model_validator(mode="after")
+    def _one_link(self) -> "IndicatorSpec":
+        if self.action_line is not None and self.measure is not None:
+            raise ValueError("link an indicator to an action_line or a measure, not both")
+        return self
+
+
+class PlanFile(_Strict):
+    mandate: MandateSpec
+    as_of: date | None = Field(
+        default=None,
+        description="The date the statuses in this file stand at; their history records "
+        "them as effective then. Defaults to the time of import.",
+    )
+    action_lines: list[ActionLineSpec] = []
+    indicators: list[IndicatorSpec] = []
+
+    def deliverables(self) -> list[tuple[MeasureSpec, DeliverableSpec]]:
+        return [(m, d) for line in self.action_lines for m in line.measures
+                for d in m.deliverables]
+
+
+def parse_plan_text(text: str | bytes, *, fmt: str | None = None) -> PlanFile:
+    """Read a plan file's text (YAML, of which JSON is a subset) and validate it whole."""
+    try:
+        data = json.loads(text) if fmt == "json" else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError, UnicodeDecodeError) as error:
+        kind = "JSON" if fmt == "json" else "YAML"
+        raise InvalidInput([FieldError("", f"malformed {kind}: {_one_line(error)}")]) from None
+    return validate_plan(data)
+
+
+def validate_plan(data: Any) -> PlanFile:
+    """Validate a plan's data, raising one InvalidInput that lists every problem found."""
+    if not isinstance(data, dict):
+        raise InvalidInput([FieldError("", "a plan file must be a mapping with a 'mandate' key")])
+    errors: list[FieldError] = []
+    plan: PlanFile | None = None
+    try:
+        plan = PlanFile.model_validate(data)
+    except ValidationError as error:
+        errors.extend(validation_errors(error.errors()))
+    errors.extend(_cross_check(data))
+    if plan is not None and plan.as_of is not None and plan.as_of > datetime.now(UTC).date():
+        errors.append(FieldError("as_of", f"{plan.as_of} is in the future"))
+    if errors or plan is None:
+        raise InvalidInput(_unique(errors), detail=f"{len(_unique(errors))} problem(s) in the plan")
+    return plan
+
+
+def _cross_check(data: dict[str, Any]) -> list[FieldError]:
+    """Rules across items: unique codes and indicator links. Tolerates malformed input,
+    so that these problems are reported together with the shape's own."""
+    errors: list[FieldError] = []
+    seen: dict[str, dict[str, str]] = {"action line": {}, "measure": {}, "deliverable": {},
+                                       "indicator": {}}
+
+    def claim(kind: str, code: Any, path: str) -> None:
+        if not isinstance(code, str):
+            return
+        code = code.strip()
+        if code in seen[kind]:
+            errors.append(FieldError(path, f"duplicate {kind} code {code!r}, "
+                                           f"first used at {seen[kind][code]}"))
+        else:
+            seen[kind][code] = path
+
+    for i, line in enumerate(_items(data.get("action_lines"))):
+        claim("action line", line.get("code"), f"action_lines[{i}].code")
+        for j, measure in enumerate(_items(line.get("measures"))):
+            claim("measure", measure.get("code"), f"action_lines[{i}].measures[{j}].code")
+            for k, deliverable in enumerate(_items(measure.get("deliverables"))):
+                claim("deliverable", deliverable.get("code"),
+                      f"action_lines[{i}].measures[{j}].deliverables[{k}].code")
+    for i, indicator in enumerate(_items(data.get("indicators"))):
+        claim("indicator", indicator.get("code"), f"indicators[{i}].code")
+        for field, kind in (("action_line", "action line"), ("measure", "measure")):
+            target = indicator.get(field)
+            if isinstance(target, str) and target.strip() not in seen[kind]:
+                errors.append(FieldError(f"indicators[{i}].{field}",
+                                         f"no {kind} {target!r} in this plan"))
+        for field in ("targets", "values"):
+            periods: set[Any] = set()
+            for j, entry in enumerate(_items(indicator.get(field))):
+                period = _period_text(entry.get("period"))
+                if period in periods:
+                    errors.append(FieldError(f"indicators[{i}].{field}[{j}].period",
+                                             f"period {period!r} given twice"))
+                periods.add(period)
+    return errors
+
+
+def _items(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        return []
+    return [item if isinstance(item, dict) else {} for item in value]
+
+
+def _unique(errors: list[FieldError]) -> list[FieldError]:
+    return list(dict.fromkeys(errors))
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())

@@ -1,0 +1,133 @@
+"""Finding deliverables: filters shared by the list and the rollups, pages, history."""
+
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from app.models import (
+    ActionLine,
+    Deliverable,
+    DeliverableTag,
+    Mandate,
+    Measure,
+    Status,
+    StatusChange,
+)
+
+SelectT = TypeVar("SelectT", bound=Select[Any])
+
+
+@dataclass(frozen=True)
+class DeliverableFilter:
+    """Which deliverables of a mandate to take; every field narrows the set."""
+
+    mandate_id: int
+    statuses: tuple[Status, ...] = ()
+    action_line: str | None = None
+    measure: str | None = None
+    tag: str | None = None
+    owner: str | None = None
+    q: str | None = None
+
+
+def apply_filter(query: SelectT, where: DeliverableFilter) -> SelectT:
+    """Narrow a query over Deliverable; joins nothing, so aggregates stay simple."""
+    if where.statuses:
+        query = query.where(Deliverable.status.in_([s.value for s in where.statuses]))
+    if where.measure is not None:
+        query = query.where(Deliverable.measure_id.in_(
+            select(Measure.id).where(Measure.mandate_id == where.mandate_id,
+                                     Measure.code == where.measure)))
+    if where.action_line is not None:
+        query = query.where(Deliverable.measure_id.in_(
+            select(Measure.id).join(ActionLine, ActionLine.id == Measure.action_line_id)
+            .where(Measure.mandate_id == where.mandate_id, ActionLine.code == where.action_line)))
+    if where.tag is not None:
+        query = query.where(Deliverable.id.in_(
+            select(DeliverableTag.deliverable_id).where(DeliverableTag.tag == where.tag.lower())))
+    if where.owner is not None:
+        query = query.where(Deliverable.owner == where.owner)
+    if where.q:
+        needle = where.q.lower()
+        query = query.where(
+            func.lower(Deliverable.title).contains(needle, autoescape=True)
+            | func.lower(Deliverable.code).contains(needle, autoescape=True)
+        )
+    return query
+
+
+@dataclass
+class DeliverableRow:
+    deliverable: Deliverable
+    action_line: str
+    measure: str
+    tags: list[str] = field(default_factory=list)
+
+
+def list_deliverables(
+    session: Session, *, where: DeliverableFilter, limit: int, offset: int
+) -> tuple[list[DeliverableRow], int]:
+    """One page of deliverables in plan order, and how many match in all."""
+    base = apply_filter(select(Deliverable.id).where(
+        Deliverable.mandate_id == where.mandate_id), where)
+    total = session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
+    page = session.execute(
+        apply_filter(
+            select(Deliverable, Measure.code, ActionLine.code)
+            .join(Measure, Measure.id == Deliverable.measure_id)
+            .join(ActionLine, ActionLine.id == Measure.action_line_id)
+            .where(Deliverable.mandate_id == where.mandate_id),
+            where,
+        )
+        .order_by(ActionLine.position, Measure.position, Deliverable.position, Deliverable.code)
+        .limit(limit).offset(offset)
+    ).all()
+    rows = [DeliverableRow(deliverable, line_code, measure_code)
+            for deliverable, measure_code, line_code in page]
+    attach_tags(session, rows)
+    return rows, total
+
+
+def deliverable_row(session: Session, *, deliverable: Deliverable) -> DeliverableRow:
+    measure_code, line_code = session.execute(
+        select(Measure.code, ActionLine.code)
+        .join(ActionLine, ActionLine.id == Measure.action_line_id)
+        .where(Measure.id == deliverable.measure_id)
+    ).one()
+    row = DeliverableRow(deliverable, line_code, measure_code)
+    attach_tags(session, [row])
+    return row
+
+
+def attach_tags(session: Session, rows: list[DeliverableRow]) -> None:
+    by_id = {row.deliverable.id: row for row in rows}
+    if not by_id:
+        return
+    for deliverable_id, tag in session.execute(
+        select(DeliverableTag.deliverable_id, DeliverableTag.tag)
+        .where(DeliverableTag.deliverable_id.in_(list(by_id))).order_by(DeliverableTag.tag)
+    ):
+        by_id[deliverable_id].tags.append(tag)
+
+
+def history(
+    session: Session, *, deliverable: Deliverable, limit: int, offset: int
+) -> tuple[list[StatusChange], int]:
+    """Status changes, newest first (by when they took effect, then when recorded)."""
+    total = session.execute(
+        select(func.count()).where(StatusChange.deliverable_id == deliverable.id)
+    ).scalar_one()
+    changes = session.execute(
+        select(StatusChange).where(StatusChange.deliverable_id == deliverable.id)
+        .order_by(StatusChange.effective_at.desc(), StatusChange.recorded_at.desc(),
+                  StatusChange.id.desc())
+        .limit(limit).offset(offset)
+    ).scalars().all()
+    return list(changes), total
+
+
+def mandate_list(session: Session) -> list[Mandate]:
+    return list(session.execute(select(Mandate).order_by(Mandate.start_date.desc(),
+                                                         Mandate.code)).scalars())

@@ -1,0 +1,374 @@
+"""Import a validated plan file: an upsert by code, all in the caller's transaction.
+
+Rows are written with a fixed number of bulk statements per kind, whatever the plan's
+size. Items that the file no longer lists are reported and deleted only when asked to
+(``prune``); a deleted deliverable's status history goes with it.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time
+from typing import Any
+
+from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from app.models import (
+    ActionLine,
+    Deliverable,
+    DeliverableTag,
+    Indicator,
+    IndicatorTarget,
+    IndicatorValue,
+    Mandate,
+    Measure,
+    StatusChange,
+)
+from app.models.types import utcnow
+from app.schemas.plan_file import PlanFile
+
+IMPORT_ACTOR = "import"
+
+
+@dataclass
+class KindReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    absent: list[str] = field(default_factory=list)
+    deleted: int = 0
+
+
+@dataclass
+class ImportReport:
+    mandate: str
+    mandate_created: bool = False
+    action_lines: KindReport = field(default_factory=KindReport)
+    measures: KindReport = field(default_factory=KindReport)
+    deliverables: KindReport = field(default_factory=KindReport)
+    indicators: KindReport = field(default_factory=KindReport)
+    status_changes: int = 0
+    indicator_values: int = 0
+    indicator_targets: int = 0
+    absent_targets: list[tuple[str, str, int]] = field(default_factory=list)
+    pruned: bool = False
+
+    @property
+    def changed(self) -> bool:
+        kinds = (self.action_lines, self.measures, self.deliverables, self.indicators)
+        return (
+            self.mandate_created
+            or self.status_changes > 0
+            or self.indicator_values > 0
+            or self.indicator_targets > 0
+            or (self.pruned and bool(self.absent_targets))
+            or any(k.created or k.updated or k.deleted for k in kinds)
+        )
+
+
+def import_plan(
+    session: Session, *, plan: PlanFile, prune: bool = False, now: datetime | None = None
+) -> ImportReport:
+    """Upsert ``plan`` by codes. The caller owns the transaction (commit or rollback)."""
+    now = now or utcnow()
+    effective_at = (
+        datetime.combine(plan.as_of, time.min, tzinfo=UTC) if plan.as_of is not None else now
+    )
+    report = ImportReport(mandate=plan.mandate.code, pruned=prune)
+    mandate = _upsert_mandate(session, plan, now, report)
+    assert mandate.id is not None
+    mandate_id = mandate.id
+
+    line_ids = _upsert_action_lines(session, mandate_id, plan, report)
+    measure_ids = _upsert_measures(session, mandate_id, plan, line_ids, report)
+    _upsert_deliverables(session, mandate_id, plan, measure_ids, now, effective_at, report)
+    _upsert_indicators(session, mandate_id, plan, line_ids, measure_ids, now, report)
+    if prune:
+        _prune(session, mandate_id, report)
+    if report.changed and not report.mandate_created:
+        session.execute(update(Mandate).where(Mandate.id == mandate_id).values(updated_at=now))
+    return report
+
+
+def _upsert_mandate(
+    session: Session, plan: PlanFile, now: datetime, report: ImportReport
+) -> Mandate:
+    spec = plan.mandate
+    mandate = session.execute(
+        select(Mandate).where(Mandate.code == spec.code)
+    ).scalar_one_or_none()
+    if mandate is None:
+        mandate = Mandate(code=spec.code, title=spec.title, start_date=spec.start_date,
+                          end_date=spec.end_date, created_at=now, updated_at=now)
+        session.add(mandate)
+        session.flush()
+        report.mandate_created = True
+        return mandate
+    wanted = {"title": spec.title, "start_date": spec.start_date, "end_date": spec.end_date}
+    if any(getattr(mandate, key) != value for key, value in wanted.items()):
+        for key, value in wanted.items():
+            setattr(mandate, key, value)
+        mandate.updated_at = now
+        session.flush()
+    return mandate
+
+
+def _sync(
+    session: Session,
+    table: Any,
+    mandate_id: int,
+    wanted: dict[str, dict[str, Any]],
+    kind: KindReport,
+) -> dict[str, int]:
+    """Insert and update rows of ``table`` keyed by code; return code → id for all rows."""
+    columns = [table.id, table.code, *(getattr(table, name) for name in _fields(wanted))]
+    existing = {row.code: row for row in session.execute(
+        select(*columns).where(table.mandate_id == mandate_id))}
+    inserts, updates = [], []
+    for code, values in wanted.items():
+        row = existing.get(code)
+        if row is None:
+            inserts.append({"mandate_id": mandate_id, "code": code, **values})
+        elif any(getattr(row, name) != value for name, value in values.items()):
+            updates.append({"row_id": row.id, **values})
+        else:
+            kind.unchanged += 1
+    if inserts:
+        session.execute(insert(table), inserts)
+    if updates:
+        names = _fields(wanted)
+        statement = update(table).where(table.id == bindparam("row_id")).values(
+            {name: bindparam(name) for name in names})
+        session.execute(statement.execution_options(synchronize_session=False), updates)
+    kind.created += len(inserts)
+    kind.updated += len(updates)
+    kind.absent = sorted(set(existing) - set(wanted))
+    rows = session.execute(select(table.code, table.id).where(table.mandate_id == mandate_id))
+    return {code: row_id for code, row_id in rows}
+
+
+def _fields(wanted: dict[str, dict[str, Any]]) -> list[str]:
+    first = next(iter(wanted.values()), {})
+    return list(first)
+
+
+def _upsert_action_lines(
+    session: Session, mandate_id: int, plan: PlanFile, report: ImportReport
+) -> dict[str, int]:
+    wanted = {line.code: {"title": line.title, "position": position}
+              for position, line in enumerate(plan.action_lines)}
+    return _sync(session, ActionLine, mandate_id, wanted, report.action_lines)
+
+
+def _upsert_measures(
+    session: Session, mandate_id: int, plan: PlanFile, line_ids: dict[str, int],
+    report: ImportReport,
+) -> dict[str, int]:
+    wanted = {
+        measure.code: {"title": measure.title, "position": position,
+                       "action_line_id": line_ids[line.code]}
+        for line in plan.action_lines
+        for position, measure in enumerate(line.measures)
+    }
+    return _sync(session, Measure, mandate_id, wanted, report.measures)
+
+
+def _upsert_deliverables(
+    session: Session,
+    mandate_id: int,
+    plan: PlanFile,
+    measure_ids: dict[str, int],
+    now: datetime,
+    effective_at: datetime,
+    report: ImportReport,
+) -> None:
+    kind = report.deliverables
+    existing = {row.code: row for row in session.execute(
+        select(Deliverable.id, Deliverable.code, Deliverable.title, Deliverable.status,
+               Deliverable.percent_complete, Deliverable.weight, Deliverable.owner,
+               Deliverable.due_date, Deliverable.position, Deliverable.measure_id,
+               Deliverable.version).where(Deliverable.mandate_id == mandate_id))}
+    existing_tags: dict[int, set[str]] = {}
+    for deliverable_id, tag in session.execute(
+        select(DeliverableTag.deliverable_id, DeliverableTag.tag)
+        .join(Deliverable, Deliverable.id == DeliverableTag.deliverable_id)
+        .where(Deliverable.mandate_id == mandate_id)
+    ):
+        existing_tags.setdefault(deliverable_id, set()).add(tag)
+
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
+    wanted_tags: dict[str, set[str]] = {}
+    positions: dict[str, int] = {}
+    for measure, spec in plan.deliverables():
+        positions[measure.code] = positions.get(measure.code, -1) + 1
+        values = {
+            "title": spec.title, "status": spec.status.value,
+            "percent_complete": spec.percent_complete, "weight": spec.weight,
+            "owner": spec.owner, "due_date": spec.due_date,
+            "position": positions[measure.code], "measure_id": measure_ids[measure.code],
+        }
+        wanted_tags[spec.code] = set(spec.tags)
+        row = existing.get(spec.code)
+        if row is None:
+            inserts.append({"mandate_id": mandate_id, "code": spec.code, "version": 1,
+                            "updated_at": now, **values})
+            changes.append({"code": spec.code, "from_status": None, "to_status": spec.status.value,
+                            "percent_complete": spec.percent_complete})
+            continue
+        tags_differ = existing_tags.get(row.id, set()) != wanted_tags[spec.code]
+        if tags_differ or any(getattr(row, name) != value for name, value in values.items()):
+            updates.append({"row_id": row.id, "new_version": row.version + 1, "updated_at": now,
+                            **values})
+            if (row.status, row.percent_complete) != (values["status"], spec.percent_complete):
+                changes.append({"code": spec.code, "from_status": row.status,
+                                "to_status": spec.status.value,
+                                "percent_complete": spec.percent_complete})
+        else:
+            kind.unchanged += 1
+    if inserts:
+        session.execute(insert(Deliverable), inserts)
+    if updates:
+        columns = [name for name in updates[0] if name not in {"row_id", "new_version"}]
+        statement = update(Deliverable).where(Deliverable.id == bindparam("row_id")).values(
+            version=bindparam("new_version"), **{name: bindparam(name) for name in columns})
+        session.execute(statement.execution_options(synchronize_session=False), updates)
+    kind.created, kind.updated = len(inserts), len(updates)
+    kind.absent = sorted(set(existing) - set(wanted_tags))
+
+    ids = {code: row_id for code, row_id in session.execute(
+        select(Deliverable.code, Deliverable.id).where(Deliverable.mandate_id == mandate_id))}
+    _sync_tags(session, ids, existing_tags, wanted_tags)
+    if changes:
+        session.execute(insert(StatusChange), [
+            {"deliverable_id": ids[change.pop("code")], **change, "changed_by": IMPORT_ACTOR,
+             "note": "imported from a plan file", "effective_at": effective_at,
+             "recorded_at": now}
+            for change in changes
+        ])
+    report.status_changes = len(changes)
+
+
+def _sync_tags(
+    session: Session,
+    ids: dict[str, int],
+    existing: dict[int, set[str]],
+    wanted: dict[str, set[str]],
+) -> None:
+    added, removed = [], []
+    for code, tags in wanted.items():
+        deliverable_id = ids[code]
+        current = existing.get(deliverable_id, set())
+        added += [{"deliverable_id": deliverable_id, "tag": tag} for tag in sorted(tags - current)]
+        removed += [{"d_id": deliverable_id, "t": tag} for tag in sorted(current - tags)]
+    if added:
+        session.execute(insert(DeliverableTag), added)
+    if removed:
+        session.execute(
+            delete(DeliverableTag).where(
+                DeliverableTag.deliverable_id == bindparam("d_id"),
+                DeliverableTag.tag == bindparam("t"),
+            ).execution_options(synchronize_session=False),
+            removed,
+        )
+
+
+def _upsert_indicators(
+    session: Session,
+    mandate_id: int,
+    plan: PlanFile,
+    line_ids: dict[str, int],
+    measure_ids: dict[str, int],
+    now: datetime,
+    report: ImportReport,
+) -> None:
+    wanted = {
+        spec.code: {
+            "title": spec.title, "unit": spec.unit.value, "direction": spec.direction.value,
+            "action_line_id": line_ids[spec.action_line] if spec.action_line else None,
+            "measure_id": measure_ids[spec.measure] if spec.measure else None,
+            "baseline_period": spec.baseline.period if spec.baseline else None,
+            "baseline_value": spec.baseline.value if spec.baseline else None,
+            "position": position,
+        }
+        for position, spec in enumerate(plan.indicators)
+    }
+    ids = _sync(session, Indicator, mandate_id, wanted, report.indicators)
+    if not plan.indicators:
+        return
+    scope = [ids[spec.code] for spec in plan.indicators]
+    targets = {(row.indicator_id, row.period): row for row in session.execute(
+        select(IndicatorTarget.id, IndicatorTarget.indicator_id, IndicatorTarget.period,
+               IndicatorTarget.value).where(IndicatorTarget.indicator_id.in_(scope)))}
+    latest = latest_indicator_values(session, scope)
+    new_targets, changed_targets, new_values = [], [], []
+    wanted_targets: set[tuple[int, str]] = set()
+    for spec in plan.indicators:
+        indicator_id = ids[spec.code]
+        for target in spec.targets:
+            wanted_targets.add((indicator_id, target.period))
+            row = targets.get((indicator_id, target.period))
+            if row is None:
+                new_targets.append({"indicator_id": indicator_id, "period": target.period,
+                                    "value": target.value})
+            elif row.value != target.value:
+                changed_targets.append({"row_id": row.id, "value": target.value})
+        for value in spec.values:
+            if latest.get((indicator_id, value.period)) != value.value:
+                new_values.append({"indicator_id": indicator_id, "period": value.period,
+                                   "value": value.value, "recorded_by": IMPORT_ACTOR,
+                                   "note": "imported from a plan file", "recorded_at": now})
+    if new_targets:
+        session.execute(insert(IndicatorTarget), new_targets)
+    if changed_targets:
+        session.execute(
+            update(IndicatorTarget).where(IndicatorTarget.id == bindparam("row_id"))
+            .values(value=bindparam("value")).execution_options(synchronize_session=False),
+            changed_targets,
+        )
+    if new_values:
+        session.execute(insert(IndicatorValue), new_values)
+    report.indicator_values = len(new_values)
+    report.indicator_targets = len(new_targets) + len(changed_targets)
+    code_of = {indicator_id: code for code, indicator_id in ids.items()}
+    report.absent_targets = sorted(
+        (code_of[indicator_id], period, row.id)
+        for (indicator_id, period), row in targets.items()
+        if (indicator_id, period) not in wanted_targets
+    )
+
+
+def latest_indicator_values(
+    session: Session, indicator_ids: list[int]
+) -> dict[tuple[int, str], float]:
+    """The value in force for each (indicator, period): the most recently recorded one."""
+    newest = (
+        select(func.max(IndicatorValue.id).label("id"))
+        .where(IndicatorValue.indicator_id.in_(indicator_ids))
+        .group_by(IndicatorValue.indicator_id, IndicatorValue.period)
+        .subquery()
+    )
+    rows = session.execute(
+        select(IndicatorValue.indicator_id, IndicatorValue.period, IndicatorValue.value)
+        .join(newest, newest.c.id == IndicatorValue.id)
+    )
+    return {(row.indicator_id, row.period): row.value for row in rows}
+
+
+def _prune(session: Session, mandate_id: int, report: ImportReport) -> None:
+    """Delete what the file no longer lists, children before parents."""
+    for kind, table in (
+        (report.indicators, Indicator),
+        (report.deliverables, Deliverable),
+        (report.measures, Measure),
+        (report.action_lines, ActionLine),
+    ):
+        if kind.absent:
+            result = session.execute(
+                delete(table).where(table.mandate_id == mandate_id, table.code.in_(kind.absent))
+                .execution_options(synchronize_session=False)
+            )
+            kind.deleted = result.rowcount
+    if report.absent_targets:
+        session.execute(delete(IndicatorTarget).where(
+            IndicatorTarget.id.in_([row_id for _, _, row_id in report.absent_targets])))

@@ -1,0 +1,34 @@
+"""Settings from the environment (prefix ``PLANPULSE_``), read once per process."""
+
+from functools import lru_cache
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PLANPULSE_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./planpulse.db"
+    """SQLAlchemy URL; PostgreSQL as ``postgresql+psycopg://user@host:5432/db``."""
+
+    public_read: bool = True
+    """While true, anyone may read; otherwise reads need a viewer token."""
+
+    max_body_bytes: int = 1024 * 1024
+    """Request bodies above this size are refused with 413."""
+
+    page_size_max: int = 500
+    """Largest page a list endpoint returns."""
+
+    db_pool_size: int = 10
+    """Connections kept per process (PostgreSQL)."""
+
+    db_max_overflow: int = 20
+    """Extra connections allowed under load (PostgreSQL)."""
+
+    log_level: str = "info"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
