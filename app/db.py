@@ -14,6 +14,8 @@ from app.settings import get_settings
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # Foreign keys are off by default in SQLite; WAL lets readers and a writer overlap.
+    # pysqlite's own transaction handling is switched off so that BEGIN is ours.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -27,31 +29,27 @@ def _begin_immediate(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def build_engine(database_url: str) -> Engine:
+def build_engine(database_url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Engine:
     url = make_url(database_url)
-    settings = get_settings()
     if url.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        # pysqlite's own transaction handling is switched off so that BEGIN is ours.
         event.listen(engine, "connect", _on_sqlite_connect)
-        event.listen(
-            engine,
-            "connect",
-            lambda dbapi_connection, _record: setattr(dbapi_connection, "isolation_level", None),
-        )
         event.listen(engine, "begin", _begin_immediate)
         return engine
     return create_engine(
         url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
         pool_pre_ping=True,
     )
 
 
 @lru_cache
 def get_engine() -> Engine:
-    return build_engine(get_settings().database_url)
+    """The process's engine, for the command line; the app keeps its own in app.state."""
+    settings = get_settings()
+    return build_engine(settings.database_url, pool_size=settings.db_pool_size,
+                        max_overflow=settings.db_max_overflow)
 
 
 @contextmanager

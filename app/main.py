@@ -6,11 +6,14 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
+from sqlalchemy import Engine
+
 from app import __version__
 from app.api.routes import deliverables, health, mandates
 from app.errors import install_error_handlers
 from app.limits import BodySizeLimit
-from app.settings import get_settings
+from app.db import build_engine
+from app.settings import Settings, get_settings
 
 DESCRIPTION = """
 planpulse tracks a multi-year action plan (a *mandate*: action lines → measures →
@@ -19,8 +22,9 @@ action line and mandate. Errors are `application/problem+json`.
 """
 
 
-def create_app() -> FastAPI:
-    settings = get_settings()
+def create_app(*, settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the app; tests pass their own settings and engine."""
+    settings = settings or get_settings()
     app = FastAPI(
         title="planpulse",
         version=__version__,
@@ -28,6 +32,10 @@ def create_app() -> FastAPI:
         docs_url=None,  # served below from local assets: no CDN at run time
         redoc_url=None,
     )
+    app.state.settings = settings
+    app.state.engine = engine or build_engine(
+        settings.database_url, pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(health.router)

@@ -6,18 +6,22 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 
-from app.db import get_engine, unit_of_work
+from app.db import unit_of_work
 from app.errors import Unauthorized
 from app.models import ApiToken, Mandate, Role
 from app.services import tokens
 from app.services.lookup import get_mandate
-from app.settings import Settings, get_settings
+from app.settings import Settings
 
 
-def get_session() -> Iterator[Session]:
+def get_session(request: Request) -> Iterator[Session]:
     """One transaction per request: committed when the route returns, else rolled back."""
-    with unit_of_work(get_engine()) as session:
+    with unit_of_work(request.app.state.engine) as session:
         yield session
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

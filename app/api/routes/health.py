@@ -2,11 +2,10 @@
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from app.db import get_engine
 from app.errors import problem
 from app.migrate import current_revision, head_revision
 from app.schemas.api import Health, Readiness
@@ -21,9 +20,9 @@ def healthz() -> dict[str, Any]:
 
 
 @router.get("/readyz", response_model=Readiness, responses={503: {"description": "Not ready"}})
-def readyz() -> Any:
+def readyz(request: Request) -> Any:
     """The database answers and its schema is at the head revision."""
-    engine = get_engine()
+    engine = request.app.state.engine
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))

@@ -1,0 +1,146 @@
+"""Fixtures: every database test runs on SQLite and on PostgreSQL.
+
+PostgreSQL tests create their own database on the server named by
+``PLANPULSE_TEST_POSTGRES_URL`` (default: the local server, user postgres) and drop it at
+the end. Where no server answers they are skipped with the reason, unless
+``PLANPULSE_TEST_REQUIRE_POSTGRES=1`` (as in .ci/run), which turns the skip into a failure.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from app import migrate
+from app.db import build_engine
+from app.main import create_app
+from app.models import metadata
+from app.settings import Settings
+
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "PLANPULSE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REQUIRE_POSTGRES = os.environ.get("PLANPULSE_TEST_REQUIRE_POSTGRES") == "1"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _postgres_admin() -> Engine:
+    return create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+
+
+def _postgres_unavailable() -> str | None:
+    try:
+        engine = _postgres_admin()
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as error:  # any failure to connect means "not here"
+        return f"no PostgreSQL at {make_url(POSTGRES_ADMIN_URL).render_as_string()}: " + (
+            str(error).splitlines()[0])
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_reason() -> str | None:
+    return _postgres_unavailable()
+
+
+def new_database_url(backend: str, tmp_dir: Path, postgres_reason: str | None) -> str:
+    """Create an empty database of ``backend`` and return its URL."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_dir / f'planpulse-{uuid.uuid4().hex[:8]}.db'}"
+    if postgres_reason is not None:
+        if REQUIRE_POSTGRES:
+            pytest.fail(postgres_reason)
+        pytest.skip(postgres_reason)
+    name = f"planpulse_test_{uuid.uuid4().hex[:12]}"
+    admin = _postgres_admin()
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return
+    admin = _postgres_admin()
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path,
+                       postgres_reason: str | None) -> Iterator[str]:
+    """A brand-new, unmigrated database (for migration tests); parametrised by backend."""
+    url = new_database_url(request.param, tmp_path, postgres_reason)
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def migrated_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                 postgres_reason: str | None) -> Iterator[str]:
+    """One database per backend for the whole run, migrated to head once."""
+    url = new_database_url(request.param, tmp_path_factory.mktemp("db"), postgres_reason)
+    migrate.upgrade(url)
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def shared_engine(migrated_url: str) -> Iterator[Engine]:
+    engine = build_engine(migrated_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(shared_engine: Engine) -> Iterator[Engine]:
+    """The migrated database, emptied after each test."""
+    yield shared_engine
+    _empty_all_tables(shared_engine)
+
+
+def _empty_all_tables(engine: Engine) -> None:
+    tables = [table.name for table in reversed(metadata.sorted_tables)]
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def backend(engine: Engine) -> str:
+    return engine.dialect.name
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session for service tests; the test commits what it wants to keep."""
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+        session.rollback()
+
+
+def make_client(engine: Engine, **settings: object) -> TestClient:
+    app = create_app(settings=Settings(database_url=str(engine.url), **settings),
+                     engine=engine)
+    return TestClient(app, raise_server_exceptions=False)
+
+
+@pytest.fixture
+def client(engine: Engine) -> Iterator[TestClient]:
+    with make_client(engine) as test_client:
+        yield test_client
