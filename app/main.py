@@ -4,15 +4,14 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from swagger_ui_bundle import swagger_ui_path
-
 from sqlalchemy import Engine
+from swagger_ui_bundle import swagger_ui_path
 
 from app import __version__
 from app.api.routes import deliverables, health, mandates
+from app.db import build_engine
 from app.errors import install_error_handlers
 from app.limits import BodySizeLimit
-from app.db import build_engine
 from app.settings import Settings, get_settings
 
 DESCRIPTION = """

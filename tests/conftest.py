@@ -23,7 +23,6 @@ from app.main import create_app
 from app.models import metadata
 from app.settings import Settings
 
-
 POSTGRES_ADMIN_URL = os.environ.get(
     "PLANPULSE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
