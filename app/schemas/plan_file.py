@@ -13,7 +13,8 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
-    model_validator,
+    ValidationInfo,
+    field_validator,
 )
 
 from app.errors import FieldError, InvalidInput, validation_errors
@@ -56,11 +57,14 @@ class MandateSpec(_Strict):
     start_date: date
     end_date: date
 
-    @model_validator(mode="after")
-    def _dates_ordered(self) -> "MandateSpec":
-        if self.end_date < self.start_date:
-            raise ValueError("end_date is before start_date")
-        return self
+    # Cross-field rules are field validators so that the error's path names the field.
+    @field_validator("end_date")
+    @classmethod
+    def _dates_ordered(cls, end_date: date, info: ValidationInfo) -> date:
+        start_date = info.data.get("start_date")
+        if start_date is not None and end_date < start_date:
+            raise ValueError(f"end_date {end_date} is before start_date {start_date}")
+        return end_date
 
 
 class DeliverableSpec(_Strict):
@@ -74,13 +78,14 @@ class DeliverableSpec(_Strict):
     due_date: date | None = None
     tags: list[Tag] = []
 
-    @model_validator(mode="after")
-    def _percent_only_in_progress(self) -> "DeliverableSpec":
-        if self.percent_complete is not None and self.status != Status.in_progress:
-            raise ValueError(
-                f"percent_complete is only for status in_progress, not {self.status.value}"
-            )
-        return self
+    @field_validator("percent_complete")
+    @classmethod
+    def _percent_only_in_progress(cls, percent: float | None, info: ValidationInfo
+                                  ) -> float | None:
+        status = info.data.get("status")
+        if percent is not None and status is not None and status != Status.in_progress:
+            raise ValueError(f"percent_complete is only for status in_progress, not {status}")
+        return percent
 
 
 class MeasureSpec(_Strict):
@@ -111,11 +116,12 @@ class IndicatorSpec(_Strict):
     targets: list[PeriodValue] = []
     values: list[PeriodValue] = []
 
-    @model_validator(mode="after")
-    def _one_link(self) -> "IndicatorSpec":
-        if self.action_line is not None and self.measure is not None:
+    @field_validator("measure")
+    @classmethod
+    def _one_link(cls, measure: str | None, info: ValidationInfo) -> str | None:
+        if measure is not None and info.data.get("action_line") is not None:
             raise ValueError("link an indicator to an action_line or a measure, not both")
-        return self
+        return measure
 
 
 class PlanFile(_Strict):
