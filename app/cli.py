@@ -12,7 +12,7 @@ from app.db import get_engine, unit_of_work
 from app.errors import InvalidInput, PlanpulseError
 from app.models import Role
 from app.schemas.plan_file import parse_plan_text
-from app.services import tokens
+from app.services import audit, tokens
 from app.services.plan_export import dump_yaml, export_plan, to_json_ready
 from app.services.plan_import import ImportReport, import_plan
 
@@ -24,6 +24,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 
 EXIT_UNUSABLE_INPUT = 2
+CLI_ACTOR = "cli"
 
 
 class ExportFormat(StrEnum):
@@ -98,6 +99,10 @@ def import_command(
                     EXIT_UNUSABLE_INPUT) from None
     with unit_of_work() as session:
         report = import_plan(session, plan=plan, prune=prune)
+        if report.changed:
+            audit.record(session, actor=CLI_ACTOR, action="plan.import", target=report.mandate,
+                         detail={"file": file.name, "pruned": prune,
+                                 "status_changes": report.status_changes})
     typer.echo(_summary(report))
 
 
@@ -145,8 +150,10 @@ def token_create(
     """Create a token and print it, alone, on stdout. It is not shown again."""
     try:
         with unit_of_work() as session:
-            _token, secret = tokens.create_token(session, name=name, role=role,
-                                                 expires_in_days=expires_in)
+            token, secret = tokens.create_token(session, name=name, role=role,
+                                                expires_in_days=expires_in)
+            audit.record(session, actor=CLI_ACTOR, action="token.create", target=name,
+                         detail={"role": role.value, "expires_at": token.expires_at})
     except PlanpulseError as error:
         raise _fail(error.detail) from None
     typer.echo(secret)
@@ -168,6 +175,7 @@ def token_revoke(name: Annotated[str, typer.Argument()]) -> None:
     try:
         with unit_of_work() as session:
             tokens.revoke_token(session, name=name)
+            audit.record(session, actor=CLI_ACTOR, action="token.revoke", target=name)
     except PlanpulseError as error:
         raise _fail(error.detail) from None
     typer.echo(f"revoked {name}")

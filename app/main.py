@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from swagger_ui_bundle import swagger_ui_path
 
 from app import __version__
-from app.api.routes import deliverables, health, mandates
+from app.api.routes import admin, deliverables, health, mandates, writes
 from app.db import build_engine
 from app.errors import install_error_handlers
 from app.limits import BodySizeLimit
@@ -40,6 +40,8 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
     app.include_router(health.router)
     app.include_router(mandates.router)
     app.include_router(deliverables.router)
+    app.include_router(writes.router)
+    app.include_router(admin.router)
     _serve_docs(app)
     return app
 

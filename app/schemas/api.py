@@ -1,7 +1,7 @@
 """Shapes of the API's answers (the plan file has its own module)."""
 
 from datetime import date, datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -175,3 +175,53 @@ class Readiness(BaseModel):
     status: str = Field(examples=["ready"])
     database: str
     schema_revision: str | None
+
+
+class BatchItemResult(BaseModel):
+    code: str
+    outcome: str = Field(description="applied, unchanged, failed or not_applied")
+    status: int = Field(description="The HTTP status this item alone would have had.")
+    etag: str | None = None
+    detail: str | None = None
+
+
+class BatchResult(BaseModel):
+    results: list[BatchItemResult]
+
+
+class ActivityEntry(BaseModel):
+    kind: str = Field(description="status or edit")
+    deliverable: str
+    changed_by: str
+    recorded_at: datetime
+    effective_at: datetime
+    from_status: Status | None = None
+    to_status: Status | None = None
+    percent_complete: float | None = None
+    note: str | None = None
+    evidence_url: str | None = None
+    changes: dict[str, Any] | None = None
+
+
+class TokenPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    role: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenCreated(TokenPublic):
+    token: str = Field(description="The secret, shown this once only.")
+
+
+class AuditEntry(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    actor: str
+    action: str
+    target: str | None
+    detail: dict[str, Any]
+    recorded_at: datetime

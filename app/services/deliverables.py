@@ -90,6 +90,18 @@ def list_deliverables(
     return rows, total
 
 
+def to_public(row: DeliverableRow) -> dict[str, Any]:
+    """A deliverable as the API shows it."""
+    deliverable = row.deliverable
+    return {
+        "code": deliverable.code, "title": deliverable.title, "status": deliverable.status,
+        "percent_complete": deliverable.percent_complete, "weight": deliverable.weight,
+        "owner": deliverable.owner, "due_date": deliverable.due_date, "tags": row.tags,
+        "action_line": row.action_line, "measure": row.measure,
+        "version": deliverable.version, "updated_at": deliverable.updated_at,
+    }
+
+
 def deliverable_row(session: Session, *, deliverable: Deliverable) -> DeliverableRow:
     measure_code, line_code = session.execute(
         select(Measure.code, ActionLine.code)

@@ -5,28 +5,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from app.api.deps import MandateDep, PagingDep, Reader, SessionDep
-from app.models import Deliverable, Status
+from app.models import Status
 from app.schemas.api import DeliverablePublic, Page, StatusChangePublic
 from app.services import deliverables as service
+from app.services.deliverable_writes import etag
 from app.services.lookup import get_deliverable
 
 router = APIRouter(prefix="/api/v1/mandates/{mandate}/deliverables", tags=["deliverables"])
-
-
-def etag(deliverable: Deliverable) -> str:
-    """The deliverable's entity tag: changes with every write to it."""
-    return f'"{deliverable.id}.{deliverable.version}"'
-
-
-def public(row: service.DeliverableRow) -> dict[str, Any]:
-    deliverable = row.deliverable
-    return {
-        "code": deliverable.code, "title": deliverable.title, "status": deliverable.status,
-        "percent_complete": deliverable.percent_complete, "weight": deliverable.weight,
-        "owner": deliverable.owner, "due_date": deliverable.due_date, "tags": row.tags,
-        "action_line": row.action_line, "measure": row.measure,
-        "version": deliverable.version, "updated_at": deliverable.updated_at,
-    }
 
 
 @router.get("", response_model=Page[DeliverablePublic])
@@ -49,7 +34,7 @@ def list_deliverables(
         measure=measure, tag=tag, owner=owner, q=q)
     rows, total = service.list_deliverables(session, where=where, limit=paging.limit,
                                             offset=paging.offset)
-    return {"data": [public(row) for row in rows], "count": total,
+    return {"data": [service.to_public(row) for row in rows], "count": total,
             "limit": paging.limit, "offset": paging.offset}
 
 
@@ -60,7 +45,7 @@ def get_one(
     """One deliverable; its `ETag` is what a write sends back in `If-Match`."""
     deliverable = get_deliverable(session, mandate=mandate, code=code)
     response.headers["ETag"] = etag(deliverable)
-    return public(service.deliverable_row(session, deliverable=deliverable))
+    return service.to_public(service.deliverable_row(session, deliverable=deliverable))
 
 
 @router.get("/{code}/history", response_model=Page[StatusChangePublic])
@@ -72,3 +57,4 @@ def get_history(
     changes, total = service.history(session, deliverable=deliverable, limit=paging.limit,
                                      offset=paging.offset)
     return {"data": changes, "count": total, "limit": paging.limit, "offset": paging.offset}
+

@@ -1,15 +1,17 @@
 """Mandates: the list, one mandate's tree, its plan file and its progress."""
 
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from app.api.deps import Admin, MandateDep, Reader, SessionDep
+from app.api.deps import Admin, MandateDep, PagingDep, Reader, SessionDep
 from app.errors import FieldError, InvalidInput, UnsupportedMediaType
 from app.models import Status
 from app.schemas.api import (
+    ActivityEntry,
     ImportResult,
     MandateProgress,
     MandateSummary,
@@ -17,6 +19,8 @@ from app.schemas.api import (
     Page,
 )
 from app.schemas.plan_file import PlanFile, parse_plan_text
+from app.services import audit
+from app.services.activity import activity
 from app.services.deliverables import DeliverableFilter, mandate_list
 from app.services.plan_export import dump_yaml, export_plan, to_json_ready
 from app.services.plan_import import ImportReport, import_plan
@@ -61,6 +65,23 @@ def get_progress(
     return mandate_progress(session, mandate=mandate, where=where)
 
 
+@router.get("/{mandate}/activity", response_model=Page[ActivityEntry])
+def get_activity(
+    mandate: MandateDep,
+    session: SessionDep,
+    _reader: Reader,
+    paging: PagingDep,
+    since: Annotated[datetime | None, Query(description="Only changes recorded since.")] = None,
+    by: Annotated[str | None, Query(description="Only changes by this token name.")] = None,
+) -> dict[str, Any]:
+    """Every change in the mandate, newest first: the "recent updates" feed."""
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    entries, total = activity(session, mandate=mandate, since=since, by=by,
+                              limit=paging.limit, offset=paging.offset)
+    return {"data": entries, "count": total, "limit": paging.limit, "offset": paging.offset}
+
+
 @router.get(
     "/{mandate}/plan",
     responses={200: {"content": {"application/json": {}, "application/yaml": {}},
@@ -96,7 +117,7 @@ async def raw_body(request: Request) -> bytes:
 )
 def put_plan(
     mandate: str, request: Request, body: Annotated[bytes, Depends(raw_body)],
-    session: SessionDep, _admin: Admin,
+    session: SessionDep, admin: Admin,
     prune: Annotated[bool, Query(description="Delete what the file no longer lists.")] = False,
 ) -> dict[str, Any]:
     """Import a plan file (JSON or YAML): validated whole, then upserted by code, all or
@@ -113,7 +134,13 @@ def put_plan(
     if plan.mandate.code != mandate:
         raise InvalidInput([FieldError(
             "mandate.code", f"{plan.mandate.code!r} does not match the URL's {mandate!r}")])
-    return import_result(import_plan(session, plan=plan, prune=prune))
+    report = import_plan(session, plan=plan, prune=prune)
+    result = import_result(report)
+    if report.changed:
+        audit.record(session, actor=admin.name, action="plan.import", target=mandate,
+                     detail={key: result[key] for key in ("mandate_created", "pruned",
+                                                          "status_changes")})
+    return result
 
 
 def import_result(report: ImportReport) -> dict[str, Any]:

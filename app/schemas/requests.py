@@ -1,0 +1,117 @@
+"""Request bodies of the write endpoints: strict types, unknown fields refused."""
+
+from datetime import UTC, date, datetime, time
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    model_validator,
+)
+
+from app.models.enums import Role, Status
+from app.schemas.plan_file import Tag
+
+NOTE_MAX = 2000
+
+
+def _http_url(value: str) -> str:
+    if not value.lower().startswith(("http://", "https://")) or len(value.split("://", 1)[1]) == 0:
+        raise ValueError("must be an http(s) URL")
+    if any(character.isspace() for character in value):
+        raise ValueError("must be an http(s) URL without spaces")
+    return value
+
+
+def _utc_instant(value: Any) -> Any:
+    """A date means the start of that day in UTC; a time without an offset is UTC."""
+    if isinstance(value, str) and len(value) == 10:
+        value = date.fromisoformat(value)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime.combine(value, time.min, tzinfo=UTC)
+    return value
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Numbers and text are strict ("50" is not a number); dates and statuses arrive as JSON strings.
+Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+Text = Annotated[str, Strict()]
+EvidenceUrl = Annotated[Text, StringConstraints(max_length=2000), AfterValidator(_http_url)]
+Note = Annotated[Text, StringConstraints(max_length=NOTE_MAX)]
+Instant = Annotated[datetime, BeforeValidator(_utc_instant), AfterValidator(_as_utc)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StatusChangeIn(_Body):
+    status: Status = Field(examples=["in_progress"])
+    percent_complete: Annotated[Number, Field(ge=0, le=100)] | None = Field(
+        default=None, examples=[60], description="Only with status in_progress.")
+    note: Note | None = Field(default=None, examples=["Speakers list agreed with partners"])
+    evidence_url: EvidenceUrl | None = Field(default=None,
+                                             examples=["https://example.org/report.pdf"])
+    effective_at: Instant | None = Field(
+        default=None, description="When it happened (a date or a time; not in the future). "
+        "Defaults to now.")
+
+    @model_validator(mode="after")
+    def _percent_only_in_progress(self) -> "StatusChangeIn":
+        if self.percent_complete is not None and self.status != Status.in_progress:
+            raise ValueError(
+                f"percent_complete is only for status in_progress, not {self.status.value}")
+        return self
+
+
+class DeliverablePatch(_Body):
+    """Fields to change; absent ones stay as they are."""
+
+    owner: Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1,
+                                             max_length=200)] | None = None
+    due_date: date | None = None
+    tags: list[Annotated[Tag, Strict()]] | None = None
+    weight: Annotated[Number, Field(ge=0)] | None = None
+    title: Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1,
+                                             max_length=2000)] | None = None
+    note: Note | None = None
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"owner": "Gender team", "due_date": "2020-12-31"}]},
+    )
+
+    @model_validator(mode="after")
+    def _required_stay_set(self) -> "DeliverablePatch":
+        for name in ("tags", "weight", "title"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+    def changes(self) -> dict[str, object]:
+        """The fields the request sets (an explicit null clears owner or due_date)."""
+        return {name: getattr(self, name) for name in self.model_fields_set if name != "note"}
+
+
+class BatchItem(StatusChangeIn):
+    code: Annotated[Text, StringConstraints(min_length=1, max_length=64)]
+    if_match: Annotated[Text, StringConstraints(min_length=1, max_length=100)] = Field(
+        description="The deliverable's ETag as read, e.g. \"12.3\".")
+
+
+class BatchStatusIn(_Body):
+    changes: Annotated[list[BatchItem], Field(min_length=1, max_length=500)]
+
+
+class TokenIn(_Body):
+    name: Annotated[Text, StringConstraints(min_length=1, max_length=200, pattern=r"^\S+$")]
+    role: Role
+    expires_in_days: Annotated[int, Strict(), Field(ge=1, le=3650)] | None = None

@@ -1,0 +1,56 @@
+"""The feed of every change in a mandate: status changes and field edits, newest first."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, func, literal, null, select, type_coerce, union_all
+from sqlalchemy.orm import Session
+
+from app.models import Deliverable, DeliverableEdit, Mandate, StatusChange
+
+
+def activity(
+    session: Session, *, mandate: Mandate, since: datetime | None, by: str | None,
+    limit: int, offset: int,
+) -> tuple[list[dict[str, Any]], int]:
+    statuses = (
+        select(
+            literal("status").label("kind"), Deliverable.code.label("deliverable"),
+            StatusChange.changed_by.label("changed_by"),
+            StatusChange.recorded_at.label("recorded_at"),
+            StatusChange.effective_at.label("effective_at"),
+            StatusChange.from_status.label("from_status"),
+            StatusChange.to_status.label("to_status"),
+            StatusChange.percent_complete.label("percent_complete"),
+            StatusChange.note.label("note"), StatusChange.evidence_url.label("evidence_url"),
+            type_coerce(null(), JSON).label("changes"), StatusChange.id.label("entry_id"),
+        )
+        .join(Deliverable, Deliverable.id == StatusChange.deliverable_id)
+        .where(Deliverable.mandate_id == mandate.id)
+    )
+    edits = (
+        select(
+            literal("edit").label("kind"), Deliverable.code.label("deliverable"),
+            DeliverableEdit.changed_by, DeliverableEdit.recorded_at,
+            DeliverableEdit.recorded_at.label("effective_at"),
+            null().label("from_status"), null().label("to_status"),
+            null().label("percent_complete"), DeliverableEdit.note,
+            null().label("evidence_url"), DeliverableEdit.changes.label("changes"),
+            DeliverableEdit.id.label("entry_id"),
+        )
+        .join(Deliverable, Deliverable.id == DeliverableEdit.deliverable_id)
+        .where(Deliverable.mandate_id == mandate.id)
+    )
+    if since is not None:
+        statuses = statuses.where(StatusChange.recorded_at >= since)
+        edits = edits.where(DeliverableEdit.recorded_at >= since)
+    if by is not None:
+        statuses = statuses.where(StatusChange.changed_by == by)
+        edits = edits.where(DeliverableEdit.changed_by == by)
+    feed = union_all(statuses, edits).subquery()
+    total = session.execute(select(func.count()).select_from(feed)).scalar_one()
+    rows = session.execute(
+        select(feed).order_by(feed.c.recorded_at.desc(), feed.c.kind, feed.c.entry_id.desc())
+        .limit(limit).offset(offset)
+    ).mappings().all()
+    return [{key: value for key, value in row.items() if key != "entry_id"} for row in rows], total

@@ -1,0 +1,26 @@
+"""The audit log of admin actions."""
+
+from typing import Any
+
+from fastapi.encoders import jsonable_encoder
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.models import AuditEvent
+from app.models.types import utcnow
+
+
+def record(session: Session, *, actor: str, action: str, target: str | None = None,
+           detail: dict[str, Any] | None = None) -> None:
+    session.add(AuditEvent(actor=actor, action=action, target=target,
+                           detail=jsonable_encoder(detail or {}), recorded_at=utcnow()))
+    session.flush()
+
+
+def events(session: Session, *, limit: int, offset: int) -> tuple[list[AuditEvent], int]:
+    total = session.execute(select(func.count()).select_from(AuditEvent)).scalar_one()
+    rows = session.execute(
+        select(AuditEvent).order_by(AuditEvent.recorded_at.desc(), AuditEvent.id.desc())
+        .limit(limit).offset(offset)
+    ).scalars().all()
+    return list(rows), total

@@ -1,0 +1,145 @@
+"""Changes to one deliverable: its status (with history) and its other fields.
+
+Every write names the version it was based on. The row is updated only where its version
+is still that one (``UPDATE … WHERE version = :expected``), so of several writers racing
+from the same version exactly one wins and the others are told the current state; the
+history entry goes in the same transaction as the update.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from app.errors import FieldError, Forbidden, InvalidInput, PreconditionFailed
+from app.models import Deliverable, DeliverableEdit, DeliverableTag, Role, Status, StatusChange
+from app.models.types import utcnow
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    status: Status
+    percent_complete: float | None = None
+    note: str | None = None
+    evidence_url: str | None = None
+    effective_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    deliverable: Deliverable
+    changed: bool
+
+
+def etag(deliverable: Deliverable) -> str:
+    """The deliverable's entity tag: changes with every write to it."""
+    return f'"{deliverable.id}.{deliverable.version}"'
+
+
+def check_version(deliverable: Deliverable, if_match: str) -> None:
+    """412 unless ``if_match`` names the deliverable's current version."""
+    offered = {tag.strip() for tag in if_match.split(",")}
+    if etag(deliverable) not in offered:
+        raise PreconditionFailed(
+            f"Deliverable {deliverable.code} has changed since you read it: it is at "
+            f"{etag(deliverable)}. Read it again and reapply your change.",
+            extra={"current": current_state(deliverable), "etag": etag(deliverable)},
+        )
+
+
+def current_state(deliverable: Deliverable) -> dict[str, Any]:
+    return {
+        "code": deliverable.code, "status": deliverable.status,
+        "percent_complete": deliverable.percent_complete, "version": deliverable.version,
+        "owner": deliverable.owner,
+        "due_date": deliverable.due_date.isoformat() if deliverable.due_date else None,
+        "weight": deliverable.weight, "title": deliverable.title,
+        "updated_at": deliverable.updated_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def change_status(
+    session: Session, *, deliverable: Deliverable, if_match: str, change: StatusUpdate,
+    actor: str, now: datetime | None = None,
+) -> WriteResult:
+    """Record a status change and bump the version, or nothing if the state is the same."""
+    now = now or utcnow()
+    check_version(deliverable, if_match)
+    if change.effective_at is not None and change.effective_at > now:
+        raise InvalidInput([FieldError("effective_at", "is in the future; a change can be "
+                                                      "backdated but not post-dated")])
+    percent = change.percent_complete if change.status == Status.in_progress else None
+    if (deliverable.status, deliverable.percent_complete) == (change.status.value, percent):
+        return WriteResult(deliverable, changed=False)
+    previous = deliverable.status
+    _bump(session, deliverable, now, status=change.status.value, percent_complete=percent)
+    session.execute(insert(StatusChange).values(
+        deliverable_id=deliverable.id, from_status=previous, to_status=change.status.value,
+        percent_complete=percent, note=change.note, evidence_url=change.evidence_url,
+        changed_by=actor, effective_at=change.effective_at or now, recorded_at=now,
+    ))
+    return WriteResult(deliverable, changed=True)
+
+
+EDITOR_FIELDS = frozenset({"owner", "due_date", "tags", "weight"})
+ADMIN_FIELDS = frozenset({"title"})
+
+
+def edit_fields(
+    session: Session, *, deliverable: Deliverable, if_match: str, fields: dict[str, Any],
+    role: Role, actor: str, note: str | None = None, now: datetime | None = None,
+) -> WriteResult:
+    """Change owner, due_date, tags, weight (editor) or title (admin), recorded as an edit."""
+    now = now or utcnow()
+    check_version(deliverable, if_match)
+    if ADMIN_FIELDS & fields.keys() and role.rank < Role.admin.rank:
+        raise Forbidden("Changing a deliverable's title needs the admin role.")
+    current_tags = sorted(session.execute(
+        select(DeliverableTag.tag).where(DeliverableTag.deliverable_id == deliverable.id)
+    ).scalars())
+    before: dict[str, Any] = {
+        "owner": deliverable.owner, "due_date": deliverable.due_date,
+        "weight": deliverable.weight, "title": deliverable.title, "tags": current_tags,
+    }
+    changes = {
+        name: {"from": _plain(before[name]), "to": _plain(value)}
+        for name, value in fields.items() if before[name] != value
+    }
+    if not changes:
+        return WriteResult(deliverable, changed=False)
+    columns = {name: fields[name] for name in changes if name != "tags"}
+    _bump(session, deliverable, now, **columns)
+    if "tags" in changes:
+        session.execute(delete(DeliverableTag).where(
+            DeliverableTag.deliverable_id == deliverable.id))
+        if fields["tags"]:
+            session.execute(insert(DeliverableTag), [
+                {"deliverable_id": deliverable.id, "tag": tag} for tag in fields["tags"]])
+    session.add(DeliverableEdit(deliverable_id=deliverable.id or 0, changes=changes, note=note,
+                                changed_by=actor, recorded_at=now))
+    session.flush()
+    return WriteResult(deliverable, changed=True)
+
+
+def _bump(session: Session, deliverable: Deliverable, now: datetime, **values: Any) -> None:
+    """Apply ``values`` only if nobody else has written since ``deliverable`` was read."""
+    expected = deliverable.version
+    result = session.execute(
+        update(Deliverable)
+        .where(Deliverable.id == deliverable.id, Deliverable.version == expected)
+        .values(version=expected + 1, updated_at=now, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        session.refresh(deliverable)
+        raise PreconditionFailed(
+            f"Deliverable {deliverable.code} was changed by someone else just now.",
+            extra={"current": current_state(deliverable), "etag": etag(deliverable)},
+        )
+    session.refresh(deliverable)
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
