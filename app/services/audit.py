@@ -1,8 +1,8 @@
 """The audit log of admin actions."""
 
+import json
 from typing import Any
 
-from fastapi.encoders import jsonable_encoder
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -13,7 +13,7 @@ from app.models.types import utcnow
 def record(session: Session, *, actor: str, action: str, target: str | None = None,
            detail: dict[str, Any] | None = None) -> None:
     session.add(AuditEvent(actor=actor, action=action, target=target,
-                           detail=jsonable_encoder(detail or {}), recorded_at=utcnow()))
+                           detail=json.loads(json.dumps(detail or {}, default=str)), recorded_at=utcnow()))
     session.flush()
 
 
