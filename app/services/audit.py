@@ -12,8 +12,9 @@ from app.models.types import utcnow
 
 def record(session: Session, *, actor: str, action: str, target: str | None = None,
            detail: dict[str, Any] | None = None) -> None:
-    session.add(AuditEvent(actor=actor, action=action, target=target,
-                           detail=json.loads(json.dumps(detail or {}, default=str)), recorded_at=utcnow()))
+    plain = json.loads(json.dumps(detail or {}, default=str))  # dates and the like as text
+    session.add(AuditEvent(actor=actor, action=action, target=target, detail=plain,
+                           recorded_at=utcnow()))
     session.flush()
 
 
