@@ -14,6 +14,9 @@ from app.errors import install_error_handlers
 from app.limits import BodySizeLimit
 from app.settings import Settings, get_settings
 
+ROUTERS = [health.router, mandates.router, deliverables.router, writes.router, admin.router]
+"""Every API route comes from these routers; the access tests walk them."""
+
 DESCRIPTION = """
 planpulse tracks a multi-year action plan (a *mandate*: action lines → measures →
 deliverables with a status) and its indicators, and rolls progress up per measure,
@@ -37,11 +40,8 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
         max_overflow=settings.db_max_overflow)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.include_router(health.router)
-    app.include_router(mandates.router)
-    app.include_router(deliverables.router)
-    app.include_router(writes.router)
-    app.include_router(admin.router)
+    for router in ROUTERS:
+        app.include_router(router)
     _serve_docs(app)
     return app
 

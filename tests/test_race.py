@@ -1,0 +1,76 @@
+"""32 clients race to change one deliverable from the same ETag: exactly one wins.
+
+The server is a real uvicorn in a thread, with its thread pool and connection pool, so the
+requests truly overlap; the database decides.
+"""
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from app.main import create_app
+from app.models import Deliverable, Role, StatusChange
+from app.services.bundled import bundled_plan
+from app.services.plan_import import import_plan
+from app.settings import Settings
+from tests.helpers import auth, new_token
+
+WRITERS = 32
+
+
+@pytest.fixture
+def live_url(engine: Engine) -> Iterator[str]:
+    app = create_app(settings=Settings(database_url=str(engine.url)), engine=engine)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the test server did not start"
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_one_writer_wins_the_others_get_412(engine: Engine, live_url: str) -> None:
+    with Session(engine) as session:
+        import_plan(session, plan=bundled_plan())
+        session.commit()
+    secret = new_token(engine, Role.editor)
+    url = f"{live_url}/api/v1/mandates/2018-2020/deliverables/L3M3D2"
+    etag = httpx.get(url).headers["etag"]
+    start = threading.Barrier(WRITERS)
+
+    def write(i: int) -> int:
+        with httpx.Client(timeout=60) as client:
+            start.wait()
+            response = client.post(
+                f"{url}/status",
+                json={"status": "in_progress", "percent_complete": i, "note": f"writer {i}"},
+                headers={**auth(secret), "If-Match": etag},
+            )
+            return response.status_code
+
+    with ThreadPoolExecutor(WRITERS) as pool:
+        statuses = Counter(pool.map(write, range(WRITERS)))
+
+    assert statuses == {200: 1, 412: WRITERS - 1}
+    with Session(engine) as session:
+        deliverable = session.execute(
+            select(Deliverable).where(Deliverable.code == "L3M3D2")).scalar_one()
+        entries = session.execute(
+            select(func.count()).where(StatusChange.deliverable_id == deliverable.id)
+        ).scalar_one()
+    assert deliverable.version == 2
+    assert entries == 2  # the imported status, and the one winner
