@@ -8,13 +8,24 @@ from sqlalchemy import Engine
 from swagger_ui_bundle import swagger_ui_path
 
 from app import __version__
-from app.api.routes import admin, deliverables, health, mandates, writes
+from app.api.routes import (
+    admin,
+    deliverables,
+    health,
+    indicators,
+    mandates,
+    progress,
+    writes,
+)
 from app.db import build_engine
 from app.errors import install_error_handlers
 from app.limits import BodySizeLimit
 from app.settings import Settings, get_settings
 
-ROUTERS = [health.router, mandates.router, deliverables.router, writes.router, admin.router]
+ROUTERS = [
+    health.router, mandates.router, progress.router, deliverables.router, writes.router,
+    indicators.router, admin.router,
+]
 """Every API route comes from these routers; the access tests walk them."""
 
 DESCRIPTION = """

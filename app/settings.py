@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +26,12 @@ class Settings(BaseSettings):
 
     db_max_overflow: int = 20
     """Extra connections allowed under load (PostgreSQL)."""
+
+    attainment_on_track: float = Field(default=0.9, ge=0)
+    """An indicator whose attainment ratio is at least this is on_track."""
+
+    attainment_at_risk: float = Field(default=0.6, ge=0)
+    """... at least this (and below on_track) is at_risk; below, off_track."""
 
     log_level: str = "info"
 

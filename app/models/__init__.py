@@ -2,7 +2,14 @@
 
 from app.models.audit import AuditEvent, DeliverableEdit, IdempotencyRecord
 from app.models.base import metadata
-from app.models.enums import Direction, IndicatorUnit, Role, Status
+from app.models.enums import (
+    Aggregation,
+    Direction,
+    IndicatorUnit,
+    Role,
+    SplitDimension,
+    Status,
+)
 from app.models.indicator import Indicator, IndicatorTarget, IndicatorValue
 from app.models.plan import (
     ActionLine,
@@ -16,6 +23,7 @@ from app.models.token import ApiToken
 
 __all__ = [
     "ActionLine",
+    "Aggregation",
     "ApiToken",
     "AuditEvent",
     "Deliverable",
@@ -30,6 +38,7 @@ __all__ = [
     "Mandate",
     "Measure",
     "Role",
+    "SplitDimension",
     "Status",
     "StatusChange",
     "metadata",

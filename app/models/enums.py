@@ -38,6 +38,24 @@ class Direction(StrEnum):
     maintain = "maintain"
 
 
+class Aggregation(StrEnum):
+    """How an indicator's values for several periods combine into one figure."""
+
+    sum = "sum"
+    last = "last"
+    max = "max"
+    mean = "mean"
+
+
+class SplitDimension(StrEnum):
+    """A dimension an indicator's values are broken down by."""
+
+    gender = "gender"
+
+
+GENDER_CATEGORIES = ("women", "men", "other", "unknown")
+
+
 def sql_in(column: str, vocabulary: type[StrEnum]) -> str:
     """A CHECK expression keeping ``column`` inside ``vocabulary``."""
     values = ", ".join(f"'{member.value}'" for member in vocabulary)

@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     Column,
     Float,
@@ -16,7 +17,7 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 from app.models import base as _base  # noqa: F401  (naming convention first)
-from app.models.enums import Direction, IndicatorUnit, sql_in
+from app.models.enums import Aggregation, Direction, IndicatorUnit, SplitDimension, sql_in
 from app.models.plan import CODE_LENGTH, TITLE_LENGTH
 from app.models.types import UTCDateTime, utcnow
 
@@ -32,6 +33,13 @@ class Indicator(SQLModel, table=True):
         CheckConstraint(
             "(baseline_period IS NULL) = (baseline_value IS NULL)", name="baseline_complete"
         ),
+        CheckConstraint(sql_in("aggregation", Aggregation), name="aggregation_vocabulary"),
+        CheckConstraint("split IS NULL OR " + sql_in("split", SplitDimension),
+                        name="split_vocabulary"),
+        CheckConstraint("(unit = 'currency') = (currency IS NOT NULL)",
+                        name="currency_with_currency_unit"),
+        CheckConstraint("tolerance IS NULL OR tolerance >= 0", name="tolerance_not_negative"),
+        CheckConstraint("version >= 1", name="version_positive"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -41,7 +49,17 @@ class Indicator(SQLModel, table=True):
     code: str = Field(sa_column=Column(String(CODE_LENGTH), nullable=False))
     title: str = Field(sa_column=Column(String(TITLE_LENGTH), nullable=False))
     unit: IndicatorUnit = Field(sa_column=Column(String(16), nullable=False))
+    currency: str | None = Field(default=None, sa_column=Column(String(3), nullable=True))
+    """ISO 4217 code, for unit currency."""
     direction: Direction = Field(sa_column=Column(String(16), nullable=False))
+    tolerance: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    """For direction maintain: how far from the target still counts as on track."""
+    aggregation: Aggregation = Field(
+        default=Aggregation.last,
+        sa_column=Column(String(8), nullable=False, server_default=Aggregation.last.value))
+    split: SplitDimension | None = Field(default=None,
+                                         sa_column=Column(String(16), nullable=True))
+    """A dimension every value must be broken down by (gender)."""
     action_line_id: int | None = Field(
         default=None, sa_column=Column(Integer, ForeignKey("action_line.id"), nullable=True)
     )
@@ -53,6 +71,9 @@ class Indicator(SQLModel, table=True):
     )
     baseline_value: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
     position: int = Field(default=0, nullable=False)
+    version: int = Field(default=1, sa_column=Column(Integer, nullable=False,
+                                                      server_default="1"))
+    """Bumped by every change to the indicator, its targets or values (its ETag)."""
 
 
 class IndicatorTarget(SQLModel, table=True):
@@ -79,6 +100,8 @@ class IndicatorValue(SQLModel, table=True):
     )
     period: str = Field(sa_column=Column(String(PERIOD_LENGTH), nullable=False))
     value: float = Field(sa_column=Column(Float, nullable=False))
+    parts: dict[str, float] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    """The value broken down by the indicator's split, e.g. {"women": 45, "men": 55}."""
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     source: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     recorded_by: str = Field(sa_column=Column(String(200), nullable=False))

@@ -3,6 +3,7 @@
 from datetime import date, datetime
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Column,
     Float,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlmodel import Field, SQLModel
 
@@ -30,6 +32,8 @@ class Mandate(SQLModel, table=True):
     __tablename__ = "mandate"
     __table_args__ = (
         CheckConstraint("end_date >= start_date", name="dates_ordered"),
+        CheckConstraint("in_progress_credit >= 0 AND in_progress_credit <= 1",
+                        name="in_progress_credit_range"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -37,6 +41,15 @@ class Mandate(SQLModel, table=True):
     title: str = Field(sa_column=Column(String(TITLE_LENGTH), nullable=False))
     start_date: date
     end_date: date
+    in_progress_credit: float = Field(
+        default=0.5, sa_column=Column(Float, nullable=False, server_default="0.5"))
+    """Rollup policy: the score of an in_progress deliverable without percent_complete."""
+    not_achieved_counts: bool = Field(
+        default=True, sa_column=Column(Boolean, nullable=False, server_default=true()))
+    """Rollup policy: whether not_achieved deliverables stay in the denominators."""
+    data_version: int = Field(
+        default=1, sa_column=Column(Integer, nullable=False, server_default="1"))
+    """Bumped by every write to anything in the mandate; progress ETags are built on it."""
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
@@ -156,6 +169,7 @@ class StatusChange(SQLModel, table=True):
             name="percent_complete_range",
         ),
         Index(None, "deliverable_id", "effective_at"),
+        Index(None, "deliverable_id", "valid_to"),
         Index(None, "recorded_at"),
     )
 
@@ -173,3 +187,7 @@ class StatusChange(SQLModel, table=True):
     changed_by: str = Field(sa_column=Column(String(200), nullable=False))
     effective_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    valid_to: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    """When the next entry (by effective_at, recorded_at, id) took over; null for the one
+    in effect now. Maintained by the history service so that "the status as of T" is one
+    indexed range test instead of a search for the latest entry before T."""

@@ -121,17 +121,38 @@ class ProgressTotals(BaseModel):
         description="Σ weight·score / Σ weight over non-cancelled deliverables; 4 decimals.")
 
 
+class RollupPolicy(BaseModel):
+    in_progress_credit: float = Field(
+        examples=[0.5], description="Score of in_progress without percent_complete.")
+    not_achieved_counts: bool = Field(
+        examples=[True], description="Whether not_achieved stays in the denominators.")
+
+
 class MeasureProgress(BaseModel):
     code: str
     title: str
     totals: ProgressTotals
+    explain: dict[str, Any] | None = Field(
+        default=None, description="With ?explain=true: formula, policy, weights, and the "
+        "deliverables counted or left out and why.")
 
 
-class ActionLineProgress(BaseModel):
+class IndicatorSummary(BaseModel):
     code: str
     title: str
-    totals: ProgressTotals
+    action_line: str | None
+    measure: str | None
+    period: str | None
+    actual: float | None
+    target: float | None
+    attainment: float | None
+    status: str
+    women_share: float | None
+
+
+class ActionLineProgress(MeasureProgress):
     measures: list[MeasureProgress]
+    indicators: list[IndicatorSummary] = Field(default_factory=list)
 
 
 class MandateRef(BaseModel):
@@ -139,11 +160,56 @@ class MandateRef(BaseModel):
     title: str
 
 
-class MandateProgress(BaseModel):
+class ProgressHeader(BaseModel):
     mandate: MandateRef
-    as_of: datetime
+    as_of: datetime = Field(description="The time the figures stand at.")
+    known_at: datetime | None = Field(
+        default=None, description="Only history recorded by then was used.")
+    policy: RollupPolicy
+
+
+class MandateProgress(ProgressHeader):
     totals: ProgressTotals
     action_lines: list[ActionLineProgress]
+    by_tag: dict[str, ProgressTotals] = Field(
+        default_factory=dict, description="The same figures for each theme (tag).")
+    indicators: list[IndicatorSummary] = Field(default_factory=list)
+    explain: dict[str, Any] | None = None
+
+
+class ActionLineProgressOut(ProgressHeader):
+    action_line: ActionLineProgress
+
+
+class MeasureProgressOut(ProgressHeader):
+    action_line: str
+    measure: MeasureProgress
+
+
+class SeriesPoint(ProgressTotals):
+    at: datetime = Field(description="The end of the interval.")
+
+
+class SeriesOut(ProgressHeader):
+    points: list[SeriesPoint]
+
+
+class ComparedLine(BaseModel):
+    code: str
+    title: str
+    totals: ProgressTotals
+
+
+class ComparedMandate(BaseModel):
+    mandate: MandateRef
+    policy: RollupPolicy
+    totals: ProgressTotals
+    action_lines: list[ComparedLine]
+
+
+class CompareOut(BaseModel):
+    as_of: datetime
+    mandates: list[ComparedMandate]
 
 
 class KindResult(BaseModel):
@@ -225,3 +291,46 @@ class AuditEntry(BaseModel):
     target: str | None
     detail: dict[str, Any]
     recorded_at: datetime
+
+
+class Headline(BaseModel):
+    period: str | None = Field(description="The period the figures are for.")
+    actual: float | None
+    target: float | None
+    attainment: float | None = Field(description="Raw ratio; 1 = target reached.")
+    status: str = Field(examples=["at_risk"],
+                        description="on_track, at_risk, off_track, no_target or no_value")
+    women_share: float | None = Field(description="Women's share of the value, 0..1.")
+    parity_gap: float | None = Field(description="0.5 minus the women's share.")
+
+
+class IndicatorValueOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    period: str
+    value: float
+    parts: dict[str, float] | None = None
+    women_share: float | None = None
+    note: str | None = None
+    source: str | None = None
+    recorded_by: str
+    recorded_at: datetime
+    superseded: bool | None = None
+
+
+class IndicatorOut(BaseModel):
+    code: str = Field(examples=["SPEAKERS_WOMEN_SHARE"])
+    title: str
+    unit: str
+    currency: str | None = None
+    direction: str
+    tolerance: float | None = None
+    aggregation: str
+    split: str | None = None
+    action_line: str | None = None
+    measure: str | None = None
+    baseline: PeriodValuePublic | None = None
+    targets: list[PeriodValuePublic]
+    values: list[IndicatorValueOut]
+    headline: Headline
+    version: int

@@ -18,9 +18,16 @@ from pydantic import (
 )
 
 from app.errors import FieldError, InvalidInput, validation_errors
-from app.models.enums import Direction, IndicatorUnit, Status
+from app.models.enums import (
+    Aggregation,
+    Direction,
+    IndicatorUnit,
+    SplitDimension,
+    Status,
+)
 from app.models.indicator import PERIOD_LENGTH
 from app.models.plan import CODE_LENGTH, TITLE_LENGTH
+from app.schemas.splits import split_problems
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]*$"
 PERIOD_PATTERN = re.compile(r"^\d{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?$|^mandate$")
@@ -105,16 +112,45 @@ class PeriodValue(_Strict):
     value: Annotated[float, Field(allow_inf_nan=False)]
 
 
+Part = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class ValueSpec(PeriodValue):
+    """A recorded value; ``parts`` breaks it down by the indicator's split."""
+
+    parts: dict[str, Part] | None = None
+    note: Text | None = None
+    source: Text | None = None
+
+
 class IndicatorSpec(_Strict):
     code: Code
     title: Title
     unit: IndicatorUnit
     direction: Direction
+    tolerance: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = Field(
+        default=None, description="For maintain: the distance from target still on track.")
+    aggregation: Aggregation = Field(
+        default=Aggregation.last, description="How values of several periods combine.")
+    split: SplitDimension | None = Field(
+        default=None, description="Every value must be broken down by this dimension.")
     action_line: Code | None = None
     measure: Code | None = None
     baseline: PeriodValue | None = None
     targets: list[PeriodValue] = []
-    values: list[PeriodValue] = []
+    values: list[ValueSpec] = []
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = Field(
+        default=None, validate_default=True,
+        description="ISO 4217 code; required with unit currency.")
+
+    @field_validator("currency")
+    @classmethod
+    def _currency_with_unit(cls, currency: str | None, info: ValidationInfo) -> str | None:
+        unit = info.data.get("unit")
+        if unit is not None and (unit == IndicatorUnit.currency) != (currency is not None):
+            raise ValueError("an ISO 4217 code goes with unit currency, and only with it")
+        return currency
 
     @field_validator("measure")
     @classmethod
@@ -124,8 +160,16 @@ class IndicatorSpec(_Strict):
         return measure
 
 
+class PolicySpec(_Strict):
+    """How this mandate's progress is rolled up (defaults: CONTRACT.md's rules)."""
+
+    in_progress_credit: Annotated[float, Field(ge=0, le=1)] = 0.5
+    not_achieved_counts: bool = True
+
+
 class PlanFile(_Strict):
     mandate: MandateSpec
+    rollup_policy: PolicySpec = Field(default_factory=PolicySpec)
     as_of: date | None = Field(
         default=None,
         description="The date the statuses in this file stand at; their history records "
@@ -198,6 +242,10 @@ def _cross_check(data: dict[str, Any]) -> list[FieldError]:
             if isinstance(target, str) and target.strip() not in seen[kind]:
                 errors.append(FieldError(f"indicators[{i}].{field}",
                                          f"no {kind} {target!r} in this plan"))
+        for j, entry in enumerate(_items(indicator.get("values"))):
+            for problem in split_problems(indicator.get("split"), entry.get("value"),
+                                          entry.get("parts")):
+                errors.append(FieldError(f"indicators[{i}].values[{j}].parts", problem))
         for field in ("targets", "values"):
             periods: set[Any] = set()
             for j, entry in enumerate(_items(indicator.get(field))):

@@ -15,7 +15,7 @@ from pydantic import (
 )
 
 from app.models.enums import Role, Status
-from app.schemas.plan_file import Tag
+from app.schemas.plan_file import PERIOD_PATTERN, Tag
 
 NOTE_MAX = 2000
 
@@ -115,3 +115,15 @@ class TokenIn(_Body):
     name: Annotated[Text, StringConstraints(min_length=1, max_length=200, pattern=r"^\S+$")]
     role: Role
     expires_in_days: Annotated[int, Strict(), Field(ge=1, le=3650)] | None = None
+
+
+class IndicatorValueIn(_Body):
+    period: Annotated[str, Strict(), StringConstraints(pattern=PERIOD_PATTERN.pattern)] = Field(
+        examples=["2020"], description="A year, quarter (2020-Q4), month (2020-12) or "
+        "'mandate'.")
+    value: Number = Field(examples=[160])
+    parts: dict[str, Annotated[Number, Field(ge=0)]] | None = Field(
+        default=None, examples=[{"women": 58, "men": 102}],
+        description="The value broken down by the indicator's split; must add up to it.")
+    note: Note | None = None
+    source: Annotated[Text, StringConstraints(max_length=2000)] | None = None

@@ -14,8 +14,10 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.errors import FieldError, Forbidden, InvalidInput, PreconditionFailed
-from app.models import Deliverable, DeliverableEdit, DeliverableTag, Role, Status, StatusChange
+from app.models import Deliverable, DeliverableEdit, DeliverableTag, Role, Status
 from app.models.types import utcnow
+from app.services import history
+from app.services.versioning import bump_data_version
 
 
 @dataclass(frozen=True)
@@ -64,22 +66,30 @@ def change_status(
     session: Session, *, deliverable: Deliverable, if_match: str, change: StatusUpdate,
     actor: str, now: datetime | None = None,
 ) -> WriteResult:
-    """Record a status change and bump the version, or nothing if the state is the same."""
+    """Record a status change effective at ``change.effective_at`` (default now).
+
+    Nothing is recorded when that is already the state in effect at that time. A backdated
+    change rewrites the past; it becomes the current state only if nothing happened later.
+    """
     now = now or utcnow()
     check_version(deliverable, if_match)
-    if change.effective_at is not None and change.effective_at > now:
+    effective_at = change.effective_at or now
+    if effective_at > now:
         raise InvalidInput([FieldError("effective_at", "is in the future; a change can be "
                                                       "backdated but not post-dated")])
     percent = change.percent_complete if change.status == Status.in_progress else None
-    if (deliverable.status, deliverable.percent_complete) == (change.status.value, percent):
+    before = history.state_at(session, deliverable_id=deliverable.id or 0, as_of=effective_at)
+    if before == (change.status.value, percent):
         return WriteResult(deliverable, changed=False)
-    previous = deliverable.status
-    _bump(session, deliverable, now, status=change.status.value, percent_complete=percent)
-    session.execute(insert(StatusChange).values(
-        deliverable_id=deliverable.id, from_status=previous, to_status=change.status.value,
-        percent_complete=percent, note=change.note, evidence_url=change.evidence_url,
-        changed_by=actor, effective_at=change.effective_at or now, recorded_at=now,
-    ))
+    _bump(session, deliverable, now)
+    history.record_changes(session, entries=[{
+        "deliverable_id": deliverable.id, "from_status": before[0],
+        "to_status": change.status.value, "percent_complete": percent, "note": change.note,
+        "evidence_url": change.evidence_url, "changed_by": actor,
+        "effective_at": effective_at, "recorded_at": now,
+    }], scope=[deliverable.id or 0])
+    bump_data_version(session, mandate_id=deliverable.mandate_id)
+    session.refresh(deliverable)
     return WriteResult(deliverable, changed=True)
 
 
@@ -120,11 +130,14 @@ def edit_fields(
     session.add(DeliverableEdit(deliverable_id=deliverable.id or 0, changes=changes, note=note,
                                 changed_by=actor, recorded_at=now))
     session.flush()
+    bump_data_version(session, mandate_id=deliverable.mandate_id)
+    session.refresh(deliverable)
     return WriteResult(deliverable, changed=True)
 
 
 def _bump(session: Session, deliverable: Deliverable, now: datetime, **values: Any) -> None:
-    """Apply ``values`` only if nobody else has written since ``deliverable`` was read."""
+    """Apply ``values`` and a new version, only if nobody else has written since
+    ``deliverable`` was read; the row lock taken here queues concurrent writers."""
     expected = deliverable.version
     result = session.execute(
         update(Deliverable)
@@ -138,7 +151,6 @@ def _bump(session: Session, deliverable: Deliverable, now: datetime, **values: A
             f"Deliverable {deliverable.code} was changed by someone else just now.",
             extra={"current": current_state(deliverable), "etag": etag(deliverable)},
         )
-    session.refresh(deliverable)
 
 
 def _plain(value: Any) -> Any:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.models import (
     ActionLine,
+    Aggregation,
     Deliverable,
     DeliverableTag,
     Indicator,
@@ -19,8 +20,8 @@ from app.models import (
     Mandate,
     Measure,
 )
+from app.services.indicators import latest_values
 from app.services.lookup import get_mandate
-from app.services.plan_import import latest_indicator_values
 
 
 def export_plan(session: Session, *, mandate_code: str) -> dict[str, Any]:
@@ -65,6 +66,7 @@ def export_plan(session: Session, *, mandate_code: str) -> dict[str, Any]:
             "start_date": mandate.start_date,
             "end_date": mandate.end_date,
         },
+        **_policy(mandate),
         "action_lines": [
             {"code": line.code, "title": line.title, "measures": measures_of.get(line.id or 0, [])}
             for line in lines
@@ -76,11 +78,20 @@ def export_plan(session: Session, *, mandate_code: str) -> dict[str, Any]:
     return plan
 
 
+def _policy(mandate: Mandate) -> dict[str, Any]:
+    """The rollup policy, written only where it differs from the defaults."""
+    policy = {"in_progress_credit": _number(mandate.in_progress_credit),
+              "not_achieved_counts": mandate.not_achieved_counts}
+    if policy == {"in_progress_credit": 0.5, "not_achieved_counts": True}:
+        return {}
+    return {"rollup_policy": policy}
+
+
 def _deliverable(deliverable: Deliverable, tags: list[str]) -> dict[str, Any]:
     item: dict[str, Any] = {
         "code": deliverable.code,
         "title": deliverable.title,
-        "status": deliverable.status,
+        "status": str(deliverable.status),
     }
     optional = {
         "percent_complete": _number(deliverable.percent_complete),
@@ -111,8 +122,13 @@ def _indicators(
         targets.setdefault(target.indicator_id, []).append(
             {"period": target.period, "value": _number(target.value)})
     values: dict[int, list[dict[str, Any]]] = {}
-    for (indicator_id, period), value in sorted(latest_indicator_values(session, ids).items()):
-        values.setdefault(indicator_id, []).append({"period": period, "value": _number(value)})
+    for value in latest_values(session, ids):
+        entry = {"period": value.period, "value": _number(value.value),
+                 "parts": ({key: _number(part) for key, part in value.parts.items()}
+                           if value.parts else None),
+                 "note": value.note, "source": value.source}
+        values.setdefault(value.indicator_id, []).append(
+            {key: item for key, item in entry.items() if item is not None})
     line_codes = {line.id: line.code for line in lines}
     measure_codes = {measure.id: measure.code for measure in measures}
 
@@ -121,9 +137,15 @@ def _indicators(
         item: dict[str, Any] = {
             "code": indicator.code,
             "title": indicator.title,
-            "unit": indicator.unit,
-            "direction": indicator.direction,
+            "unit": str(indicator.unit),
+            "currency": indicator.currency,
+            "direction": str(indicator.direction),
+            "tolerance": _number(indicator.tolerance),
+            "aggregation": (None if indicator.aggregation == Aggregation.last
+                            else str(indicator.aggregation)),
+            "split": str(indicator.split) if indicator.split else None,
         }
+        item = {key: value for key, value in item.items() if value is not None}
         if indicator.measure_id is not None:
             item["measure"] = measure_codes[indicator.measure_id]
         elif indicator.action_line_id is not None:

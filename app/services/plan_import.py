@@ -3,13 +3,17 @@
 Rows are written with a fixed number of bulk statements per kind, whatever the plan's
 size. Items that the file no longer lists are reported and deleted only when asked to
 (``prune``); a deleted deliverable's status history goes with it.
+
+Statuses go through the history: a status that differs from the one in effect at the
+file's ``as_of`` (or now, without it) is recorded as a change by ``import`` effective then,
+so importing the same file twice records nothing the second time.
 """
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -21,12 +25,16 @@ from app.models import (
     IndicatorValue,
     Mandate,
     Measure,
-    StatusChange,
 )
 from app.models.types import utcnow
 from app.schemas.plan_file import PlanFile
+from app.services.history import record_changes, states_as_of
+from app.services.indicators import indicator_columns, latest_values
+from app.services.versioning import bump_data_version
 
 IMPORT_ACTOR = "import"
+BULK_SCOPE = 5000
+"""Above this many changed deliverables, history upkeep runs over the whole mandate."""
 
 
 @dataclass
@@ -50,6 +58,7 @@ class ImportReport:
     indicator_values: int = 0
     indicator_targets: int = 0
     absent_targets: list[tuple[str, str, int]] = field(default_factory=list)
+    policy_change: dict[str, Any] | None = None
     pruned: bool = False
 
     @property
@@ -61,6 +70,7 @@ class ImportReport:
             or self.indicator_values > 0
             or self.indicator_targets > 0
             or (self.pruned and bool(self.absent_targets))
+            or self.policy_change is not None
             or any(k.created or k.updated or k.deleted for k in kinds)
         )
 
@@ -86,6 +96,8 @@ def import_plan(
         _prune(session, mandate_id, report)
     if report.changed and not report.mandate_created:
         session.execute(update(Mandate).where(Mandate.id == mandate_id).values(updated_at=now))
+    if report.changed:
+        bump_data_version(session, mandate_id=mandate_id)
     return report
 
 
@@ -93,17 +105,22 @@ def _upsert_mandate(
     session: Session, plan: PlanFile, now: datetime, report: ImportReport
 ) -> Mandate:
     spec = plan.mandate
+    policy = plan.rollup_policy.model_dump()
     mandate = session.execute(
         select(Mandate).where(Mandate.code == spec.code)
     ).scalar_one_or_none()
     if mandate is None:
         mandate = Mandate(code=spec.code, title=spec.title, start_date=spec.start_date,
-                          end_date=spec.end_date, created_at=now, updated_at=now)
+                          end_date=spec.end_date, created_at=now, updated_at=now, **policy)
         session.add(mandate)
         session.flush()
         report.mandate_created = True
         return mandate
-    wanted = {"title": spec.title, "start_date": spec.start_date, "end_date": spec.end_date}
+    stored_policy = {key: getattr(mandate, key) for key in policy}
+    if stored_policy != policy:
+        report.policy_change = {"from": stored_policy, "to": policy}
+    wanted = {"title": spec.title, "start_date": spec.start_date, "end_date": spec.end_date,
+              **policy}
     if any(getattr(mandate, key) != value for key, value in wanted.items()):
         for key, value in wanted.items():
             setattr(mandate, key, value)
@@ -129,16 +146,14 @@ def _sync(
         if row is None:
             inserts.append({"mandate_id": mandate_id, "code": code, **values})
         elif any(getattr(row, name) != value for name, value in values.items()):
-            updates.append({"row_id": row.id, **values})
+            updates.append({"id": row.id, **values})
         else:
             kind.unchanged += 1
     if inserts:
         session.execute(insert(table), inserts)
     if updates:
-        names = _fields(wanted)
-        statement = update(table).where(table.id == bindparam("row_id")).values(
-            {name: bindparam(name) for name in names})
-        session.execute(statement.execution_options(synchronize_session=False), updates)
+        # ORM bulk UPDATE by primary key: each dict names its row by "id".
+        session.execute(update(table), updates)
     kind.created += len(inserts)
     kind.updated += len(updates)
     kind.absent = sorted(set(existing) - set(wanted))
@@ -183,10 +198,15 @@ def _upsert_deliverables(
 ) -> None:
     kind = report.deliverables
     existing = {row.code: row for row in session.execute(
-        select(Deliverable.id, Deliverable.code, Deliverable.title, Deliverable.status,
-               Deliverable.percent_complete, Deliverable.weight, Deliverable.owner,
-               Deliverable.due_date, Deliverable.position, Deliverable.measure_id,
-               Deliverable.version).where(Deliverable.mandate_id == mandate_id))}
+        select(Deliverable.id, Deliverable.code, Deliverable.title, Deliverable.weight,
+               Deliverable.owner, Deliverable.due_date, Deliverable.position,
+               Deliverable.measure_id, Deliverable.version)
+        .where(Deliverable.mandate_id == mandate_id))}
+    # The file's statuses stand at its as_of: compare them with the history at that time.
+    state = states_as_of(mandate_id, effective_at if plan.as_of is not None else None)
+    states = {row.id: (row.status, row.percent_complete)
+              for row in session.execute(select(state.c.id, state.c.status,
+                                                state.c.percent_complete))}
     existing_tags: dict[int, set[str]] = {}
     for deliverable_id, tag in session.execute(
         select(DeliverableTag.deliverable_id, DeliverableTag.tag)
@@ -203,25 +223,29 @@ def _upsert_deliverables(
     for measure, spec in plan.deliverables():
         positions[measure.code] = positions.get(measure.code, -1) + 1
         values = {
-            "title": spec.title, "status": spec.status.value,
-            "percent_complete": spec.percent_complete, "weight": spec.weight,
-            "owner": spec.owner, "due_date": spec.due_date,
-            "position": positions[measure.code], "measure_id": measure_ids[measure.code],
+            "title": spec.title, "weight": spec.weight, "owner": spec.owner,
+            "due_date": spec.due_date, "position": positions[measure.code],
+            "measure_id": measure_ids[measure.code],
         }
+        wanted_state = (spec.status.value, spec.percent_complete)
         wanted_tags[spec.code] = set(spec.tags)
         row = existing.get(spec.code)
         if row is None:
             inserts.append({"mandate_id": mandate_id, "code": spec.code, "version": 1,
-                            "updated_at": now, **values})
-            changes.append({"code": spec.code, "from_status": None, "to_status": spec.status.value,
+                            "updated_at": now, "status": spec.status.value,
+                            "percent_complete": spec.percent_complete, **values})
+            changes.append({"code": spec.code, "from_status": None,
+                            "to_status": spec.status.value,
                             "percent_complete": spec.percent_complete})
             continue
+        status_differs = states[row.id] != wanted_state
         tags_differ = existing_tags.get(row.id, set()) != wanted_tags[spec.code]
-        if tags_differ or any(getattr(row, name) != value for name, value in values.items()):
-            updates.append({"row_id": row.id, "new_version": row.version + 1, "updated_at": now,
+        if (status_differs or tags_differ
+                or any(getattr(row, name) != value for name, value in values.items())):
+            updates.append({"id": row.id, "version": row.version + 1, "updated_at": now,
                             **values})
-            if (row.status, row.percent_complete) != (values["status"], spec.percent_complete):
-                changes.append({"code": spec.code, "from_status": row.status,
+            if status_differs:
+                changes.append({"code": spec.code, "from_status": states[row.id][0],
                                 "to_status": spec.status.value,
                                 "percent_complete": spec.percent_complete})
         else:
@@ -229,23 +253,23 @@ def _upsert_deliverables(
     if inserts:
         session.execute(insert(Deliverable), inserts)
     if updates:
-        columns = [name for name in updates[0] if name not in {"row_id", "new_version"}]
-        statement = update(Deliverable).where(Deliverable.id == bindparam("row_id")).values(
-            version=bindparam("new_version"), **{name: bindparam(name) for name in columns})
-        session.execute(statement.execution_options(synchronize_session=False), updates)
+        session.execute(update(Deliverable), updates)
     kind.created, kind.updated = len(inserts), len(updates)
     kind.absent = sorted(set(existing) - set(wanted_tags))
 
     ids = {code: row_id for code, row_id in session.execute(
         select(Deliverable.code, Deliverable.id).where(Deliverable.mandate_id == mandate_id))}
     _sync_tags(session, ids, existing_tags, wanted_tags)
-    if changes:
-        session.execute(insert(StatusChange), [
-            {"deliverable_id": ids[change.pop("code")], **change, "changed_by": IMPORT_ACTOR,
-             "note": "imported from a plan file", "effective_at": effective_at,
-             "recorded_at": now}
-            for change in changes
-        ])
+    changed_ids = [ids[change["code"]] for change in changes]
+    scope: Any = changed_ids
+    if len(changed_ids) > BULK_SCOPE:
+        scope = select(Deliverable.id).where(Deliverable.mandate_id == mandate_id)
+    record_changes(session, scope=scope, entries=[
+        {"deliverable_id": ids[change.pop("code")], **change, "changed_by": IMPORT_ACTOR,
+         "note": "imported from a plan file", "effective_at": effective_at,
+         "evidence_url": None, "recorded_at": now}
+        for change in changes
+    ])
     report.status_changes = len(changes)
 
 
@@ -264,11 +288,12 @@ def _sync_tags(
     if added:
         session.execute(insert(DeliverableTag), added)
     if removed:
-        session.execute(
+        # The ORM has no executemany DELETE; the Core connection runs it.
+        session.connection().execute(
             delete(DeliverableTag).where(
                 DeliverableTag.deliverable_id == bindparam("d_id"),
                 DeliverableTag.tag == bindparam("t"),
-            ).execution_options(synchronize_session=False),
+            ),
             removed,
         )
 
@@ -283,14 +308,8 @@ def _upsert_indicators(
     report: ImportReport,
 ) -> None:
     wanted = {
-        spec.code: {
-            "title": spec.title, "unit": spec.unit.value, "direction": spec.direction.value,
-            "action_line_id": line_ids[spec.action_line] if spec.action_line else None,
-            "measure_id": measure_ids[spec.measure] if spec.measure else None,
-            "baseline_period": spec.baseline.period if spec.baseline else None,
-            "baseline_value": spec.baseline.value if spec.baseline else None,
-            "position": position,
-        }
+        spec.code: {**indicator_columns(spec, line_ids=line_ids, measure_ids=measure_ids),
+                    "position": position}
         for position, spec in enumerate(plan.indicators)
     }
     ids = _sync(session, Indicator, mandate_id, wanted, report.indicators)
@@ -300,9 +319,11 @@ def _upsert_indicators(
     targets = {(row.indicator_id, row.period): row for row in session.execute(
         select(IndicatorTarget.id, IndicatorTarget.indicator_id, IndicatorTarget.period,
                IndicatorTarget.value).where(IndicatorTarget.indicator_id.in_(scope)))}
-    latest = latest_indicator_values(session, scope)
+    latest = {(value.indicator_id, value.period): value
+              for value in latest_values(session, scope)}
     new_targets, changed_targets, new_values = [], [], []
     wanted_targets: set[tuple[int, str]] = set()
+    touched: set[int] = set()
     for spec in plan.indicators:
         indicator_id = ids[spec.code]
         for target in spec.targets:
@@ -311,23 +332,29 @@ def _upsert_indicators(
             if row is None:
                 new_targets.append({"indicator_id": indicator_id, "period": target.period,
                                     "value": target.value})
+                touched.add(indicator_id)
             elif row.value != target.value:
-                changed_targets.append({"row_id": row.id, "value": target.value})
+                changed_targets.append({"id": row.id, "value": target.value})
+                touched.add(indicator_id)
         for value in spec.values:
-            if latest.get((indicator_id, value.period)) != value.value:
+            stored = latest.get((indicator_id, value.period))
+            if stored is None or (stored.value, stored.parts, stored.note, stored.source) != (
+                    value.value, value.parts, value.note, value.source):
                 new_values.append({"indicator_id": indicator_id, "period": value.period,
-                                   "value": value.value, "recorded_by": IMPORT_ACTOR,
-                                   "note": "imported from a plan file", "recorded_at": now})
+                                   "value": value.value, "parts": value.parts,
+                                   "note": value.note, "source": value.source,
+                                   "recorded_by": IMPORT_ACTOR, "recorded_at": now})
+                touched.add(indicator_id)
     if new_targets:
         session.execute(insert(IndicatorTarget), new_targets)
     if changed_targets:
-        session.execute(
-            update(IndicatorTarget).where(IndicatorTarget.id == bindparam("row_id"))
-            .values(value=bindparam("value")).execution_options(synchronize_session=False),
-            changed_targets,
-        )
+        session.execute(update(IndicatorTarget), changed_targets)
     if new_values:
         session.execute(insert(IndicatorValue), new_values)
+    if touched:
+        session.execute(update(Indicator).where(Indicator.id.in_(sorted(touched)))
+                        .values(version=Indicator.version + 1)
+                        .execution_options(synchronize_session=False))
     report.indicator_values = len(new_values)
     report.indicator_targets = len(new_targets) + len(changed_targets)
     code_of = {indicator_id: code for code, indicator_id in ids.items()}
@@ -336,23 +363,6 @@ def _upsert_indicators(
         for (indicator_id, period), row in targets.items()
         if (indicator_id, period) not in wanted_targets
     )
-
-
-def latest_indicator_values(
-    session: Session, indicator_ids: list[int]
-) -> dict[tuple[int, str], float]:
-    """The value in force for each (indicator, period): the most recently recorded one."""
-    newest = (
-        select(func.max(IndicatorValue.id).label("id"))
-        .where(IndicatorValue.indicator_id.in_(indicator_ids))
-        .group_by(IndicatorValue.indicator_id, IndicatorValue.period)
-        .subquery()
-    )
-    rows = session.execute(
-        select(IndicatorValue.indicator_id, IndicatorValue.period, IndicatorValue.value)
-        .join(newest, newest.c.id == IndicatorValue.id)
-    )
-    return {(row.indicator_id, row.period): row.value for row in rows}
 
 
 def _prune(session: Session, mandate_id: int, report: ImportReport) -> None:

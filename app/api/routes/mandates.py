@@ -9,11 +9,9 @@ from fastapi.responses import JSONResponse
 
 from app.api.deps import Admin, MandateDep, PagingDep, Reader, SessionDep
 from app.errors import FieldError, InvalidInput, UnsupportedMediaType
-from app.models import Status
 from app.schemas.api import (
     ActivityEntry,
     ImportResult,
-    MandateProgress,
     MandateSummary,
     MandateTree,
     Page,
@@ -21,10 +19,9 @@ from app.schemas.api import (
 from app.schemas.plan_file import PlanFile, parse_plan_text
 from app.services import audit
 from app.services.activity import activity
-from app.services.deliverables import DeliverableFilter, mandate_list
+from app.services.deliverables import mandate_list
 from app.services.plan_export import dump_yaml, export_plan, to_json_ready
 from app.services.plan_import import ImportReport, import_plan
-from app.services.progress import mandate_progress
 
 router = APIRouter(prefix="/api/v1/mandates", tags=["mandates"])
 
@@ -47,22 +44,6 @@ def get_mandate_tree(mandate: MandateDep, session: SessionDep, _reader: Reader) 
         "action_lines": plan["action_lines"],
         "indicators": plan.get("indicators", []),
     }
-
-
-@router.get("/{mandate}/progress", response_model=MandateProgress)
-def get_progress(
-    mandate: MandateDep,
-    session: SessionDep,
-    _reader: Reader,
-    tag: Annotated[str | None, Query(description="Only deliverables with this tag.")] = None,
-    status: Annotated[list[Status] | None, Query(description="Only these statuses.")] = None,
-    owner: Annotated[str | None, Query()] = None,
-) -> dict[str, Any]:
-    """Counts, completion rate and weighted progress of the mandate, per action line and
-    measure (formulas in docs/rollups.md)."""
-    where = DeliverableFilter(mandate_id=mandate.id or 0, tag=tag, owner=owner,
-                              statuses=tuple(status or ()))
-    return mandate_progress(session, mandate=mandate, where=where)
 
 
 @router.get("/{mandate}/activity", response_model=Page[ActivityEntry])

@@ -32,7 +32,7 @@ WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _require_if_match(if_match: str | None) -> str:
+def require_if_match(if_match: str | None) -> str:
     if not if_match:
         raise PreconditionRequired(
             "Send If-Match with the deliverable's ETag, as read from GET, so that no "
@@ -66,7 +66,7 @@ def post_status(
     def produce() -> tuple[int, dict[str, str], bytes]:
         deliverable = get_deliverable(session, mandate=mandate, code=code)
         writes.change_status(
-            session, deliverable=deliverable, if_match=_require_if_match(if_match),
+            session, deliverable=deliverable, if_match=require_if_match(if_match),
             change=writes.StatusUpdate(**change.model_dump()), actor=token.name)
         return _state(session, mandate, code)
 
@@ -83,7 +83,7 @@ def patch_deliverable(
 ) -> Response:
     """Change owner, due_date, tags or weight (editor) or title (admin); recorded."""
     deliverable = get_deliverable(session, mandate=mandate, code=code)
-    writes.edit_fields(session, deliverable=deliverable, if_match=_require_if_match(if_match),
+    writes.edit_fields(session, deliverable=deliverable, if_match=require_if_match(if_match),
                        fields=patch.changes(), role=Role(token.role), actor=token.name,
                        note=patch.note)
     return _respond(_state(session, mandate, code))

@@ -1,0 +1,119 @@
+"""Indicators: where each stands against its target; definitions (admin); values (editor)."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+
+from app.api.deps import Admin, Editor, MandateDep, Reader, SessionDep, SettingsDep
+from app.api.routes.writes import IfMatch, require_if_match
+from app.errors import FieldError, InvalidInput
+from app.models import Mandate
+from app.schemas.api import IndicatorOut, IndicatorValueOut, Page
+from app.schemas.plan_file import IndicatorSpec
+from app.schemas.requests import IndicatorValueIn
+from app.services import audit
+from app.services import indicators as service
+from app.services.attainment import Thresholds
+from app.services.versioning import entity_tag, matches
+from app.settings import Settings
+
+router = APIRouter(prefix="/api/v1/mandates/{mandate}/indicators", tags=["indicators"])
+IfNoneMatch = Annotated[str | None, Header(description="An ETag from an earlier answer.")]
+
+
+def thresholds(settings: Settings) -> Thresholds:
+    return Thresholds(on_track=settings.attainment_on_track,
+                      at_risk=settings.attainment_at_risk)
+
+
+def _one(session: Any, mandate: Mandate, code: str, settings: Settings) -> JSONResponse:
+    indicator = service.get_indicator(session, mandate=mandate, code=code)
+    view = service.indicator_views(session, mandate=mandate, code=code,
+                                   thresholds=thresholds(settings))[0]
+    return JSONResponse(jsonable_encoder(IndicatorOut.model_validate(view)),
+                        headers={"ETag": service.etag(indicator)})
+
+
+@router.get("", response_model=Page[IndicatorOut],
+            responses={304: {"description": "Not modified"}})
+def list_indicators(mandate: MandateDep, session: SessionDep, settings: SettingsDep,
+                    _reader: Reader, request: Request, if_none_match: IfNoneMatch = None
+                    ) -> Response:
+    """Every indicator with its latest values, targets, attainment, status and split."""
+    etag = entity_tag(mandate, request.url.path, str(request.url.query))
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if matches(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    views = service.indicator_views(session, mandate=mandate, thresholds=thresholds(settings))
+    page = {"data": views, "count": len(views), "limit": len(views), "offset": 0}
+    return JSONResponse(jsonable_encoder(Page[IndicatorOut].model_validate(page)),
+                        headers=headers)
+
+
+@router.get("/{code}", response_model=IndicatorOut)
+def get_indicator(mandate: MandateDep, code: str, session: SessionDep,
+                  settings: SettingsDep, _reader: Reader) -> Response:
+    """One indicator; its ETag is what a new value sends back in If-Match."""
+    return _one(session, mandate, code, settings)
+
+
+@router.get("/{code}/history", response_model=list[IndicatorValueOut])
+def indicator_history(mandate: MandateDep, code: str, session: SessionDep,
+                      _reader: Reader) -> list[dict[str, Any]]:
+    """Every value recorded, newest first; superseded ones are marked."""
+    indicator = service.get_indicator(session, mandate=mandate, code=code)
+    return service.value_history(session, indicator=indicator)
+
+
+@router.post("/{code}/values", response_model=IndicatorOut)
+def record_value(mandate: MandateDep, code: str, body: IndicatorValueIn,
+                 session: SessionDep, settings: SettingsDep, token: Editor,
+                 if_match: IfMatch = None) -> Response:
+    """Record a value for a period; it supersedes an earlier one for that period."""
+    indicator = service.get_indicator(session, mandate=mandate, code=code)
+    service.record_value(session, indicator=indicator, if_match=require_if_match(if_match),
+                         period=body.period, value=body.value, parts=body.parts,
+                         note=body.note, source=body.source, actor=token.name)
+    return _one(session, mandate, code, settings)
+
+
+@router.post("", response_model=IndicatorOut, status_code=201)
+def create_indicator(mandate: MandateDep, spec: IndicatorSpec, session: SessionDep,
+                     settings: SettingsDep, admin: Admin) -> Response:
+    """Define a new indicator (with targets, and values if any)."""
+    service.save_indicator(session, mandate=mandate, spec=spec, if_match=None,
+                           actor=admin.name)
+    audit.record(session, actor=admin.name, action="indicator.create",
+                 target=f"{mandate.code}/{spec.code}")
+    response = _one(session, mandate, spec.code, settings)
+    response.status_code = 201
+    return response
+
+
+@router.put("/{code}", response_model=IndicatorOut)
+def replace_indicator(mandate: MandateDep, code: str, spec: IndicatorSpec,
+                      session: SessionDep, settings: SettingsDep, admin: Admin,
+                      if_match: IfMatch = None) -> Response:
+    """Replace an indicator's definition and targets; recorded values are kept."""
+    if spec.code != code:
+        raise InvalidInput([FieldError("code", f"{spec.code!r} does not match the URL's "
+                                               f"{code!r}")])
+    service.get_indicator(session, mandate=mandate, code=code)
+    service.save_indicator(session, mandate=mandate, spec=spec,
+                           if_match=require_if_match(if_match), actor=admin.name)
+    audit.record(session, actor=admin.name, action="indicator.replace",
+                 target=f"{mandate.code}/{code}")
+    return _one(session, mandate, code, settings)
+
+
+@router.delete("/{code}", status_code=204)
+def delete_indicator(mandate: MandateDep, code: str, session: SessionDep, admin: Admin,
+                     if_match: IfMatch = None) -> Response:
+    """Delete an indicator with its targets and values."""
+    indicator = service.get_indicator(session, mandate=mandate, code=code)
+    service.delete_indicator(session, indicator=indicator, if_match=require_if_match(if_match))
+    audit.record(session, actor=admin.name, action="indicator.delete",
+                 target=f"{mandate.code}/{code}")
+    return Response(status_code=204)

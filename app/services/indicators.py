@@ -1,0 +1,285 @@
+"""Indicators of a mandate: their definition, targets, values, and where they stand.
+
+A value is never overwritten: a newer value for the same period supersedes the older one,
+which stays in the indicator's history.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from app.errors import Conflict, FieldError, InvalidInput, NotFound, PreconditionFailed
+from app.models import (
+    ActionLine,
+    Aggregation,
+    Direction,
+    Indicator,
+    IndicatorTarget,
+    IndicatorValue,
+    Mandate,
+    Measure,
+)
+from app.models.types import utcnow
+from app.schemas.plan_file import IndicatorSpec
+from app.schemas.splits import share, split_problems
+from app.services import attainment
+from app.services.versioning import bump_data_version
+
+MANDATE_PERIOD = "mandate"
+
+
+def indicator_columns(spec: IndicatorSpec, *, line_ids: dict[str, int],
+                      measure_ids: dict[str, int]) -> dict[str, Any]:
+    """An indicator's stored columns from its plan-file definition (targets and values
+    aside); used by the importer and by the indicator endpoints alike."""
+    return {
+        "title": spec.title, "unit": spec.unit.value, "currency": spec.currency,
+        "direction": spec.direction.value, "tolerance": spec.tolerance,
+        "aggregation": spec.aggregation.value,
+        "split": spec.split.value if spec.split else None,
+        "action_line_id": line_ids[spec.action_line] if spec.action_line else None,
+        "measure_id": measure_ids[spec.measure] if spec.measure else None,
+        "baseline_period": spec.baseline.period if spec.baseline else None,
+        "baseline_value": spec.baseline.value if spec.baseline else None,
+    }
+
+
+def etag(indicator: Indicator) -> str:
+    return f'"i{indicator.id}.{indicator.version}"'
+
+
+def get_indicator(session: Session, *, mandate: Mandate, code: str) -> Indicator:
+    indicator = session.execute(
+        select(Indicator).where(Indicator.mandate_id == mandate.id, Indicator.code == code)
+    ).scalar_one_or_none()
+    if indicator is None:
+        raise NotFound(f"Mandate {mandate.code!r} has no indicator {code!r}.")
+    return indicator
+
+
+def latest_values(session: Session, indicator_ids: list[int]) -> list[IndicatorValue]:
+    """The value in force for each (indicator, period): the most recently recorded one."""
+    if not indicator_ids:
+        return []
+    newest = (
+        select(func.max(IndicatorValue.id).label("id"))
+        .where(IndicatorValue.indicator_id.in_(indicator_ids))
+        .group_by(IndicatorValue.indicator_id, IndicatorValue.period)
+        .subquery()
+    )
+    return list(session.execute(
+        select(IndicatorValue).join(newest, newest.c.id == IndicatorValue.id)
+        .order_by(IndicatorValue.indicator_id, IndicatorValue.period)
+    ).scalars())
+
+
+@dataclass(frozen=True)
+class Headline:
+    period: str | None
+    actual: float | None
+    target: float | None
+    attainment: float | None
+    status: attainment.AttainmentStatus
+    women_share: float | None
+    parity_gap: float | None
+
+
+def headline(indicator: Indicator, targets: dict[str, float], values: list[IndicatorValue],
+             thresholds: attainment.Thresholds) -> Headline:
+    """Where the indicator stands: the latest period that has both a value and a target,
+    else the whole-mandate target against the combined values, else the latest value."""
+    by_period = {value.period: value for value in values}
+    periods = sorted(by_period)
+    targeted = [p for p in periods if p in targets]
+    latest: IndicatorValue | None
+    if targeted:
+        period: str | None = targeted[-1]
+        latest = by_period[targeted[-1]]
+        actual, target = latest.value, targets[targeted[-1]]
+    elif MANDATE_PERIOD in targets:
+        period, target = MANDATE_PERIOD, targets[MANDATE_PERIOD]
+        yearly = [by_period[p].value for p in periods if p != MANDATE_PERIOD]
+        actual = (by_period[MANDATE_PERIOD].value if MANDATE_PERIOD in by_period
+                  else attainment.combine(Aggregation(indicator.aggregation), yearly))
+        latest = by_period[periods[-1]] if periods else None
+    else:
+        latest = by_period[periods[-1]] if periods else None
+        period = latest.period if latest else (max(targets) if targets else None)
+        actual = latest.value if latest else None
+        target = targets.get(period) if period else None
+    ratio, status = attainment.status(
+        Direction(indicator.direction), actual=actual, target=target,
+        baseline=indicator.baseline_value, tolerance=indicator.tolerance, thresholds=thresholds)
+    women = share(latest.parts) if latest is not None else None
+    return Headline(period, actual, target, ratio, status, women, attainment.parity_gap(women))
+
+
+def indicator_views(session: Session, *, mandate: Mandate, thresholds: attainment.Thresholds,
+                    code: str | None = None) -> list[dict[str, Any]]:
+    """Every indicator (or one) with its targets, values in force and headline."""
+    query = select(Indicator).where(Indicator.mandate_id == mandate.id)
+    if code is not None:
+        query = query.where(Indicator.code == code)
+    indicators = list(session.execute(
+        query.order_by(Indicator.position, Indicator.code)).scalars())
+    ids = [indicator.id or 0 for indicator in indicators]
+    targets: dict[int, dict[str, float]] = {}
+    for target in session.execute(select(IndicatorTarget).where(
+            IndicatorTarget.indicator_id.in_(ids)).order_by(IndicatorTarget.period)).scalars():
+        targets.setdefault(target.indicator_id, {})[target.period] = target.value
+    values: dict[int, list[IndicatorValue]] = {}
+    for value in latest_values(session, ids):
+        values.setdefault(value.indicator_id, []).append(value)
+    lines = {row.id: row.code for row in session.execute(
+        select(ActionLine.id, ActionLine.code).where(ActionLine.mandate_id == mandate.id))}
+    measures = {row.id: (row.code, row.action_line_id) for row in session.execute(
+        select(Measure.id, Measure.code, Measure.action_line_id).where(
+            Measure.mandate_id == mandate.id))}
+    views = []
+    for indicator in indicators:
+        own_targets = targets.get(indicator.id or 0, {})
+        own_values = values.get(indicator.id or 0, [])
+        measure = measures.get(indicator.measure_id or 0)
+        line_id = indicator.action_line_id or (measure[1] if measure else None)
+        views.append({
+            "code": indicator.code, "title": indicator.title, "unit": indicator.unit,
+            "currency": indicator.currency, "direction": indicator.direction,
+            "tolerance": indicator.tolerance, "aggregation": indicator.aggregation,
+            "split": indicator.split,
+            "action_line": lines.get(line_id) if line_id else None,
+            "measure": measure[0] if measure else None,
+            "baseline": ({"period": indicator.baseline_period, "value": indicator.baseline_value}
+                         if indicator.baseline_period is not None else None),
+            "targets": [{"period": p, "value": v} for p, v in own_targets.items()],
+            "values": [_value_view(value) for value in own_values],
+            "headline": headline(indicator, own_targets, own_values, thresholds).__dict__,
+            "version": indicator.version,
+        })
+    return views
+
+
+def _value_view(value: IndicatorValue) -> dict[str, Any]:
+    return {"period": value.period, "value": value.value, "parts": value.parts,
+            "women_share": share(value.parts), "note": value.note, "source": value.source,
+            "recorded_by": value.recorded_by, "recorded_at": value.recorded_at}
+
+
+def value_history(session: Session, *, indicator: Indicator) -> list[dict[str, Any]]:
+    """Every value ever recorded, newest first, superseded ones marked."""
+    rows = list(session.execute(
+        select(IndicatorValue).where(IndicatorValue.indicator_id == indicator.id)
+        .order_by(IndicatorValue.recorded_at.desc(), IndicatorValue.id.desc())).scalars())
+    seen: set[str] = set()
+    history = []
+    for row in rows:
+        history.append({**_value_view(row), "superseded": row.period in seen})
+        seen.add(row.period)
+    return history
+
+
+def record_value(
+    session: Session, *, indicator: Indicator, if_match: str, period: str, value: float,
+    parts: dict[str, float] | None, note: str | None, source: str | None, actor: str,
+    now: datetime | None = None,
+) -> None:
+    """Record a value for a period; it supersedes any earlier one for that period."""
+    if if_match.strip() != etag(indicator):
+        raise PreconditionFailed(
+            f"Indicator {indicator.code} has changed since you read it: it is at "
+            f"{etag(indicator)}.", extra={"etag": etag(indicator)})
+    problems = split_problems(indicator.split, value, parts)
+    if problems:
+        raise InvalidInput([FieldError("parts", problem) for problem in problems])
+    _bump(session, indicator)
+    session.execute(insert(IndicatorValue).values(
+        indicator_id=indicator.id, period=period, value=value, parts=parts, note=note,
+        source=source, recorded_by=actor, recorded_at=now or utcnow()))
+    bump_data_version(session, mandate_id=indicator.mandate_id)
+
+
+def _bump(session: Session, indicator: Indicator) -> None:
+    result = session.execute(
+        update(Indicator).where(Indicator.id == indicator.id,
+                                Indicator.version == indicator.version)
+        .values(version=indicator.version + 1).execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        session.refresh(indicator)
+        raise PreconditionFailed(f"Indicator {indicator.code} was changed by someone else "
+                                 "just now.", extra={"etag": etag(indicator)})
+    session.refresh(indicator)
+
+
+def _links(session: Session, mandate: Mandate, spec: IndicatorSpec
+           ) -> tuple[dict[str, int], dict[str, int]]:
+    lines = {row.code: row.id for row in session.execute(
+        select(ActionLine.code, ActionLine.id).where(ActionLine.mandate_id == mandate.id))}
+    measures = {row.code: row.id for row in session.execute(
+        select(Measure.code, Measure.id).where(Measure.mandate_id == mandate.id))}
+    errors = []
+    if spec.action_line and spec.action_line not in lines:
+        errors.append(FieldError("action_line", f"no action line {spec.action_line!r}"))
+    if spec.measure and spec.measure not in measures:
+        errors.append(FieldError("measure", f"no measure {spec.measure!r}"))
+    if errors:
+        raise InvalidInput(errors)
+    return lines, measures
+
+
+def save_indicator(session: Session, *, mandate: Mandate, spec: IndicatorSpec,
+                   if_match: str | None, actor: str) -> Indicator:
+    """Create the indicator, or replace its definition and targets (values are kept, and
+    values given in ``spec`` are recorded like any other)."""
+    lines, measures = _links(session, mandate, spec)
+    split = spec.split.value if spec.split else None
+    problems = [FieldError(f"values[{i}].parts", problem) for i, v in enumerate(spec.values)
+                for problem in split_problems(split, v.value, v.parts)]
+    if problems:
+        raise InvalidInput(problems)
+    columns = indicator_columns(spec, line_ids=lines, measure_ids=measures)
+    existing = session.execute(select(Indicator).where(
+        Indicator.mandate_id == mandate.id, Indicator.code == spec.code)).scalar_one_or_none()
+    if existing is None:
+        if if_match is not None:
+            raise PreconditionFailed(f"There is no indicator {spec.code!r} to match.")
+        position = session.execute(select(func.count()).where(
+            Indicator.mandate_id == mandate.id)).scalar_one()
+        indicator = Indicator(mandate_id=mandate.id or 0, code=spec.code, position=position,
+                              **columns)
+        session.add(indicator)
+        session.flush()
+    else:
+        if if_match is None:
+            raise Conflict(f"Indicator {spec.code!r} exists; send If-Match with its ETag to "
+                           "replace it.")
+        if if_match.strip() != etag(existing):
+            raise PreconditionFailed(f"Indicator {spec.code} has changed since you read it.",
+                                     extra={"etag": etag(existing)})
+        indicator = existing
+        _bump(session, indicator)
+        session.execute(update(Indicator).where(Indicator.id == indicator.id).values(**columns)
+                        .execution_options(synchronize_session=False))
+        session.execute(delete(IndicatorTarget).where(
+            IndicatorTarget.indicator_id == indicator.id))
+    if spec.targets:
+        session.execute(insert(IndicatorTarget), [
+            {"indicator_id": indicator.id, "period": t.period, "value": t.value}
+            for t in spec.targets])
+    if spec.values:
+        session.execute(insert(IndicatorValue), [
+            {"indicator_id": indicator.id, "period": v.period, "value": v.value,
+             "parts": v.parts, "note": v.note, "source": v.source, "recorded_by": actor,
+             "recorded_at": utcnow()} for v in spec.values])
+    bump_data_version(session, mandate_id=mandate.id or 0)
+    session.refresh(indicator)
+    return indicator
+
+
+def delete_indicator(session: Session, *, indicator: Indicator, if_match: str) -> None:
+    if if_match.strip() != etag(indicator):
+        raise PreconditionFailed(f"Indicator {indicator.code} has changed since you read it.",
+                                 extra={"etag": etag(indicator)})
+    session.execute(delete(Indicator).where(Indicator.id == indicator.id))
+    bump_data_version(session, mandate_id=indicator.mandate_id)
