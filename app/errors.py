@@ -154,6 +154,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 400:
+            # The framework's own "error parsing the body" (bad UTF-8, nesting too deep):
+            # the same answer as any other unreadable body.
+            return problem(422, InvalidInput.title, "1 problem(s) in the request",
+                           errors=[{"path": "body", "message": "the body could not be read "
+                                    "as JSON (bad encoding or nesting too deep)"}])
         title = {404: "Not found", 405: "Method not allowed"}.get(error.status_code, "Error")
         response = problem(error.status_code, title, str(error.detail))
         for name, value in (error.headers or {}).items():

@@ -1,6 +1,6 @@
 """The FastAPI application: routers, error handlers and request limits."""
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from swagger_ui_bundle import swagger_ui_path
 
 from app import __version__
+from app.api.deps import no_nul_in_path
 from app.api.routes import (
     admin,
     deliverables,
@@ -44,6 +45,7 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
         description=DESCRIPTION,
         docs_url=None,  # served below from local assets: no CDN at run time
         redoc_url=None,
+        dependencies=[Depends(no_nul_in_path)],
     )
     app.state.settings = settings
     app.state.engine = engine or build_engine(

@@ -7,7 +7,7 @@ from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from app.db import unit_of_work
-from app.errors import Unauthorized
+from app.errors import NotFound, Unauthorized
 from app.models import ApiToken, Mandate, Role
 from app.services import tokens
 from app.services.lookup import get_mandate
@@ -64,14 +64,24 @@ def mandate_from_path(mandate: str, session: SessionDep) -> Mandate:
 MandateDep = Annotated[Mandate, Depends(mandate_from_path)]
 
 
+MAX_OFFSET = 1_000_000_000
+
+
 class Paging:
     def __init__(
         self,
         limit: Annotated[int, Query(ge=1, le=500, description="Items per page.")] = 50,
-        offset: Annotated[int, Query(ge=0, description="Items to skip.")] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")] = 0,
     ) -> None:
         self.limit = limit
         self.offset = offset
 
 
 PagingDep = Annotated[Paging, Depends()]
+
+
+def no_nul_in_path(request: Request) -> None:
+    """No stored code or name contains NUL, and PostgreSQL refuses to compare one: 404."""
+    for value in request.path_params.values():
+        if isinstance(value, str) and "\x00" in value:
+            raise NotFound(f"Nothing is named {value!r}.")

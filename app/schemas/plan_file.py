@@ -28,7 +28,10 @@ from app.models.enums import (
 from app.models.indicator import PERIOD_LENGTH
 from app.models.plan import CODE_LENGTH, TITLE_LENGTH
 from app.schemas.splits import split_problems
+from app.schemas.text import refuse_nul
 
+MAX_WEIGHT = 1_000_000
+"""Weights are relative; a bound keeps their sums far from overflow."""
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]*$"
 PERIOD_PATTERN = re.compile(r"^\d{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?$|^mandate$")
 
@@ -57,6 +60,8 @@ Period = Annotated[
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    _no_nul = field_validator("*", mode="before")(refuse_nul)
+
 
 class MandateSpec(_Strict):
     code: Code
@@ -79,7 +84,7 @@ class DeliverableSpec(_Strict):
     title: Title
     status: Status = Status.not_started
     percent_complete: Annotated[float, Field(ge=0, le=100)] | None = None
-    weight: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 1.0
+    weight: Annotated[float, Field(ge=0, le=MAX_WEIGHT, allow_inf_nan=False)] = 1.0
     owner: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                             max_length=200)] | None = None
     due_date: date | None = None
@@ -113,7 +118,8 @@ class PeriodValue(_Strict):
 
 
 Part = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                              max_length=2000)]
 
 
 class ValueSpec(PeriodValue):
@@ -183,11 +189,23 @@ class PlanFile(_Strict):
                 for d in m.deliverables]
 
 
+class _PlanLoader(yaml.SafeLoader):
+    """YAML without implicit timestamps: dates stay text until the plan's own validation
+    reads them, so that an impossible date is reported at its field's path."""
+
+
+_PlanLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def parse_plan_text(text: str | bytes, *, fmt: str | None = None) -> PlanFile:
     """Read a plan file's text (YAML, of which JSON is a subset) and validate it whole."""
     try:
-        data = json.loads(text) if fmt == "json" else yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError, UnicodeDecodeError) as error:
+        data = json.loads(text) if fmt == "json" else yaml.load(text, Loader=_PlanLoader)
+    except (yaml.YAMLError, ValueError, RecursionError) as error:
+        # ValueError covers JSON errors, bad UTF-8 and YAML dates that do not exist.
         kind = "JSON" if fmt == "json" else "YAML"
         raise InvalidInput([FieldError("", f"malformed {kind}: {_one_line(error)}")]) from None
     return validate_plan(data)
@@ -250,6 +268,8 @@ def _cross_check(data: dict[str, Any]) -> list[FieldError]:
             periods: set[Any] = set()
             for j, entry in enumerate(_items(indicator.get(field))):
                 period = _period_text(entry.get("period"))
+                if not isinstance(period, str):
+                    continue  # the shape's own validation reports it
                 if period in periods:
                     errors.append(FieldError(f"indicators[{i}].{field}[{j}].period",
                                              f"period {period!r} given twice"))

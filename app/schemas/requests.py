@@ -11,11 +11,13 @@ from pydantic import (
     Field,
     Strict,
     StringConstraints,
-    model_validator,
+    ValidationInfo,
+    field_validator,
 )
 
 from app.models.enums import Role, Status
-from app.schemas.plan_file import PERIOD_PATTERN, Tag
+from app.schemas.plan_file import MAX_WEIGHT, PERIOD_PATTERN, Tag
+from app.schemas.text import refuse_nul
 
 NOTE_MAX = 2000
 
@@ -38,7 +40,10 @@ def _utc_instant(value: Any) -> Any:
 
 
 def _as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is outside the range of dates that can be stored") from None
 
 
 # Numbers and text are strict ("50" is not a number); dates and statuses arrive as JSON strings.
@@ -52,6 +57,8 @@ Instant = Annotated[datetime, BeforeValidator(_utc_instant), AfterValidator(_as_
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    _no_nul = field_validator("*", mode="before")(refuse_nul)
+
 
 class StatusChangeIn(_Body):
     status: Status = Field(examples=["in_progress"])
@@ -64,12 +71,16 @@ class StatusChangeIn(_Body):
         default=None, description="When it happened (a date or a time; not in the future). "
         "Defaults to now.")
 
-    @model_validator(mode="after")
-    def _percent_only_in_progress(self) -> "StatusChangeIn":
-        if self.percent_complete is not None and self.status != Status.in_progress:
+    # Cross-field rules are field validators so that the error names the field.
+    @field_validator("percent_complete")
+    @classmethod
+    def _percent_only_in_progress(cls, percent: float | None, info: ValidationInfo
+                                  ) -> float | None:
+        status = info.data.get("status")
+        if percent is not None and status is not None and status != Status.in_progress:
             raise ValueError(
-                f"percent_complete is only for status in_progress, not {self.status.value}")
-        return self
+                f"percent_complete is only for status in_progress, not {status.value}")
+        return percent
 
 
 class DeliverablePatch(_Body):
@@ -79,7 +90,7 @@ class DeliverablePatch(_Body):
                                              max_length=200)] | None = None
     due_date: date | None = None
     tags: list[Annotated[Tag, Strict()]] | None = None
-    weight: Annotated[Number, Field(ge=0)] | None = None
+    weight: Annotated[Number, Field(ge=0, le=MAX_WEIGHT)] | None = None
     title: Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1,
                                              max_length=2000)] | None = None
     note: Note | None = None
@@ -89,12 +100,13 @@ class DeliverablePatch(_Body):
         json_schema_extra={"examples": [{"owner": "Gender team", "due_date": "2020-12-31"}]},
     )
 
-    @model_validator(mode="after")
-    def _required_stay_set(self) -> "DeliverablePatch":
-        for name in ("tags", "weight", "title"):
-            if name in self.model_fields_set and getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
-        return self
+    @field_validator("tags", "weight", "title")
+    @classmethod
+    def _not_null(cls, value: object, info: ValidationInfo) -> object:
+        # Runs only for fields the request sets: null may clear owner or due_date, not these.
+        if value is None:
+            raise ValueError(f"{info.field_name} cannot be null")
+        return value
 
     def changes(self) -> dict[str, object]:
         """The fields the request sets (an explicit null clears owner or due_date)."""

@@ -17,17 +17,19 @@ class Interval(StrEnum):
 MAX_POINTS = 400
 
 
-def parse_instant(value: str, *, field: str) -> datetime:
-    """A date means the end of that day (UTC); a datetime without an offset is UTC."""
+def parse_instant(value: str, *, field: str, day_start: bool = False) -> datetime:
+    """A date means the end of that day (its start with ``day_start``), in UTC; a time
+    without an offset is UTC."""
     text = value.strip()
     try:
         if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), END_OF_DAY, tzinfo=UTC)
+            day = date.fromisoformat(text)
+            return datetime.combine(day, time.min if day_start else END_OF_DAY, tzinfo=UTC)
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise InvalidInput([FieldError(field, f"{value!r} is not a date (YYYY-MM-DD) or an "
                                               "ISO 8601 date and time")]) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _next_start(day: date, interval: Interval) -> date:

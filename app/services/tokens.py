@@ -55,7 +55,7 @@ def revoke_token(session: Session, *, name: str, now: datetime | None = None) ->
 def authenticate(session: Session, *, secret: str, now: datetime | None = None) -> ApiToken:
     """The live token whose secret this is; 401 for unknown, expired or revoked ones."""
     now = now or utcnow()
-    digest = hash_token(secret)
+    digest = hash_token(secret)  # a hex digest: safe to send to the database whatever the input
     token = session.execute(
         select(ApiToken).where(ApiToken.token_hash == digest)
     ).scalar_one_or_none()

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Response
 from app.api.deps import MandateDep, PagingDep, Reader, SessionDep
 from app.models import Status
 from app.schemas.api import DeliverablePublic, Page, StatusChangePublic
+from app.schemas.text import CleanText
 from app.services import deliverables as service
 from app.services.deliverable_writes import etag
 from app.services.lookup import get_deliverable
@@ -21,11 +22,11 @@ def list_deliverables(
     _reader: Reader,
     paging: PagingDep,
     status: Annotated[list[Status] | None, Query(description="Any of these statuses.")] = None,
-    action_line: Annotated[str | None, Query(examples=["L2"])] = None,
-    measure: Annotated[str | None, Query(examples=["L2M10"])] = None,
-    tag: Annotated[str | None, Query(examples=["gender"])] = None,
-    owner: Annotated[str | None, Query()] = None,
-    q: Annotated[str | None, Query(description="Words in the code or title.",
+    action_line: Annotated[CleanText | None, Query(examples=["L2"])] = None,
+    measure: Annotated[CleanText | None, Query(examples=["L2M10"])] = None,
+    tag: Annotated[CleanText | None, Query(examples=["gender"])] = None,
+    owner: Annotated[CleanText | None, Query()] = None,
+    q: Annotated[CleanText | None, Query(description="Words in the code or title.",
                                    max_length=200)] = None,
 ) -> dict[str, Any]:
     """Deliverables in plan order, filtered; `count` is the total across pages."""

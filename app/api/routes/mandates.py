@@ -1,7 +1,6 @@
 """Mandates: the list, one mandate's tree, its plan file and its progress."""
 
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -17,9 +16,11 @@ from app.schemas.api import (
     Page,
 )
 from app.schemas.plan_file import PlanFile, parse_plan_text
+from app.schemas.text import CleanText
 from app.services import audit
 from app.services.activity import activity
 from app.services.deliverables import mandate_list
+from app.services.periods import parse_instant
 from app.services.plan_export import dump_yaml, export_plan, to_json_ready
 from app.services.plan_import import ImportReport, import_plan
 
@@ -52,13 +53,14 @@ def get_activity(
     session: SessionDep,
     _reader: Reader,
     paging: PagingDep,
-    since: Annotated[datetime | None, Query(description="Only changes recorded since.")] = None,
-    by: Annotated[str | None, Query(description="Only changes by this token name.")] = None,
+    since: Annotated[str | None, Query(description="Only changes recorded since (a date or "
+                                       "an ISO 8601 time).")] = None,
+    by: Annotated[CleanText | None, Query(description="Only changes by this token name.")
+                  ] = None,
 ) -> dict[str, Any]:
     """Every change in the mandate, newest first: the "recent updates" feed."""
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
-    entries, total = activity(session, mandate=mandate, since=since, by=by,
+    start = parse_instant(since, field="since", day_start=True) if since else None
+    entries, total = activity(session, mandate=mandate, since=start, by=by,
                               limit=paging.limit, offset=paging.offset)
     return {"data": entries, "count": total, "limit": paging.limit, "offset": paging.offset}
 

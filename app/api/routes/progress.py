@@ -22,6 +22,7 @@ from app.schemas.api import (
     MeasureProgressOut,
     SeriesOut,
 )
+from app.schemas.text import CleanText
 from app.services import progress as service
 from app.services.attainment import Thresholds
 from app.services.deliverables import DeliverableFilter
@@ -52,11 +53,11 @@ class ProgressParams:
             description="Add the formula, policy, weights and the deliverables counted or "
             "left out to every node.")] = False,
         status: Annotated[list[Status] | None, Query()] = None,
-        action_line: Annotated[str | None, Query()] = None,
-        measure: Annotated[str | None, Query()] = None,
-        tag: Annotated[str | None, Query(examples=["gender"])] = None,
-        owner: Annotated[str | None, Query()] = None,
-        q: Annotated[str | None, Query(max_length=200)] = None,
+        action_line: Annotated[CleanText | None, Query()] = None,
+        measure: Annotated[CleanText | None, Query()] = None,
+        tag: Annotated[CleanText | None, Query(examples=["gender"])] = None,
+        owner: Annotated[CleanText | None, Query()] = None,
+        q: Annotated[CleanText | None, Query(max_length=200)] = None,
     ) -> None:
         self.as_of = parse_instant(as_of, field="as_of") if as_of else None
         self.known_at = parse_instant(known_at, field="known_at") if known_at else None
