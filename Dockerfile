@@ -11,11 +11,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY app ./app
-# Alembic's revisions live in ./migrations at the repository root. An installed (non-editable)
-# package carries them as app/migrations, which app/migrate.py looks for first; pyproject's
-# package-data ("migrations/*.py", "migrations/versions/*.py", "migrations/*.mako") puts
-# them in the wheel. No __init__.py is needed there: Alembic loads the files by path.
-COPY migrations ./app/migrations
+# Alembic's revisions live in ./migrations; app/migrations is a link to them, through which
+# pyproject's package-data puts them in the wheel. No __init__.py is needed there: Alembic
+# loads the files by path.
+COPY migrations ./migrations
 # Fail the build here, not at the first start, if the revisions did not make it in.
 RUN pip install --no-cache-dir . \
     && cd / && rm -rf /src \

@@ -8,9 +8,11 @@ from typing import Annotated
 
 import typer
 
+from app.coverage.cli import check
 from app.db import get_engine, unit_of_work
 from app.errors import InvalidInput, PlanpulseError
 from app.models import Role
+from app.reports.formats import Part, ReportFormat
 from app.schemas.plan_file import parse_plan_text
 from app.services import audit, tokens
 from app.services.plan_export import dump_yaml, export_plan, to_json_ready
@@ -22,6 +24,7 @@ db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
+app.command("check")(check)
 
 EXIT_UNUSABLE_INPUT = 2
 CLI_ACTOR = "cli"
@@ -51,13 +54,17 @@ def serve(
     from app.services.bundled import load_bundled_plan_if_empty
     from app.settings import get_settings
 
-    migrate.upgrade()
-    if not empty:
-        with unit_of_work() as session:
-            report = load_bundled_plan_if_empty(session)
-        if report is not None:
-            typer.echo(f"Loaded the bundled plan {report.mandate} "
-                       f"({report.deliverables.created} deliverables).", err=True)
+    engine = get_engine()
+    # Replicas starting together take turns: one migrates and loads, the others find it done.
+    with migrate.startup_lock(engine):
+        migrate.upgrade()
+        if not empty:
+            with unit_of_work(engine) as session:
+                report = load_bundled_plan_if_empty(session)
+            if report is not None:
+                typer.echo(f"Loaded the bundled plan {report.mandate} "
+                           f"({report.deliverables.created} deliverables).", err=True)
+    engine.dispose()  # the server opens its own connections
     uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level=get_settings().log_level, proxy_headers=True)
 
@@ -71,7 +78,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     typer.echo(f"database at revision {migrate.current_revision(get_engine())}")
 
 
-@db_app.command("downgrade")
+@db_app.command("downgrade", context_settings={"ignore_unknown_options": True})
 def db_downgrade(revision: Annotated[str, typer.Argument(help="Target, e.g. base or -1.")]
                  ) -> None:
     """Downgrade the database schema to REVISION."""
@@ -102,7 +109,8 @@ def import_command(
         if report.changed:
             audit.record(session, actor=CLI_ACTOR, action="plan.import", target=report.mandate,
                          detail={"file": file.name, "pruned": prune,
-                                 "status_changes": report.status_changes})
+                                 "status_changes": report.status_changes,
+                                 "policy_change": report.policy_change})
     typer.echo(_summary(report))
 
 
@@ -118,6 +126,9 @@ def _summary(report: ImportReport) -> str:
             verb = "deleted" if report.pruned else "not in the file (kept; --prune deletes)"
             line += f"; {len(kind.absent)} {verb}: {', '.join(kind.absent)}"
         lines.append(line)
+    if report.policy_change is not None:
+        lines.append(f"  rollup policy changed: {report.policy_change['from']} -> "
+                     f"{report.policy_change['to']}")
     lines.append(f"  status changes recorded: {report.status_changes}")
     lines.append(f"  indicator values recorded: {report.indicator_values}")
     return "\n".join(lines)
@@ -179,3 +190,48 @@ def token_revoke(name: Annotated[str, typer.Argument()]) -> None:
     except PlanpulseError as error:
         raise _fail(error.detail) from None
     typer.echo(f"revoked {name}")
+
+
+@app.command("report")
+def report_command(
+    mandate: Annotated[str, typer.Argument(help="The mandate's code, e.g. 2018-2020.")],
+    format: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.md,
+    part: Annotated[Part | None, typer.Option(
+        help="Only this part (default: all; CSV: implementation).")] = None,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="A date or ISO 8601 time: the statuses as they stood then.")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """Write a mandate's report: the annual report's implementation table with its status
+    symbols, the progress per action line and the indicators, as md, csv, xlsx or html."""
+    from app.reports.build import build_report
+    from app.reports.render import render
+    from app.services.attainment import Thresholds
+    from app.services.lookup import get_mandate
+    from app.services.periods import parse_instant
+    from app.settings import get_settings
+
+    if format == ReportFormat.xlsx and output is None and sys.stdout.isatty():
+        raise _fail("an xlsx workbook is binary: send it to a file with --output FILE.xlsx",
+                    EXIT_UNUSABLE_INPUT)
+    settings = get_settings()
+    try:
+        moment = parse_instant(as_of, field="as_of") if as_of else None
+    except InvalidInput as error:
+        raise _fail("; ".join(error.lines()), EXIT_UNUSABLE_INPUT) from None
+    try:
+        with unit_of_work() as session:
+            report = build_report(
+                session, mandate=get_mandate(session, code=mandate), as_of=moment,
+                thresholds=Thresholds(on_track=settings.attainment_on_track,
+                                      at_risk=settings.attainment_at_risk))
+    except PlanpulseError as error:
+        raise _fail(error.detail) from None
+    document = render(report, format, part)
+    if output is not None:
+        output.write_bytes(document)
+        typer.echo(f"wrote {output}", err=True)
+    else:
+        sys.stdout.buffer.write(document)
+        sys.stdout.buffer.flush()

@@ -23,10 +23,22 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _begin_immediate(connection: Any) -> None:
-    # Take SQLite's write lock when a transaction starts, so that two writers queue up
-    # instead of failing half-way with "database is locked".
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+def _begin(connection: Any) -> None:
+    # A transaction that may write takes SQLite's write lock when it starts, so that two
+    # writers queue up instead of one failing half-way with "database is locked"; reads
+    # (see reading()) start a plain deferred transaction and never wait for a writer.
+    mode = connection.get_execution_options().get(SQLITE_BEGIN, "IMMEDIATE")
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+SQLITE_BEGIN = "planpulse_sqlite_begin"
+
+
+def reading(engine: Engine) -> Engine:
+    """The engine for read-only work: on SQLite, transactions that take no write lock."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    return engine.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
 
 
 def build_engine(database_url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Engine:
@@ -34,7 +46,7 @@ def build_engine(database_url: str, *, pool_size: int = 10, max_overflow: int = 
     if url.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _on_sqlite_connect)
-        event.listen(engine, "begin", _begin_immediate)
+        event.listen(engine, "begin", _begin)
         return engine
     return create_engine(
         url,

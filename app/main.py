@@ -1,5 +1,7 @@
 """The FastAPI application: routers, error handlers and request limits."""
 
+from typing import Any
+
 from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
@@ -11,21 +13,26 @@ from app import __version__
 from app.api.deps import no_nul_in_path
 from app.api.routes import (
     admin,
+    coverage,
     deliverables,
     health,
     indicators,
     mandates,
     progress,
+    reports,
     writes,
 )
 from app.db import build_engine
 from app.errors import install_error_handlers
 from app.limits import BodySizeLimit
 from app.settings import Settings, get_settings
+from app.web import badges, pages
+from app.web.templating import STATIC_DIR
 
 ROUTERS = [
     health.router, mandates.router, progress.router, deliverables.router, writes.router,
-    indicators.router, admin.router,
+    indicators.router, admin.router, reports.router, pages.router, badges.router,
+    coverage.router,
 ]
 """Every API route comes from these routers; the access tests walk them."""
 
@@ -55,8 +62,28 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     for router in ROUTERS:
         app.include_router(router)
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _serve_docs(app)
+    _document_problems(app)
     return app
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Document error answers under application/problem+json, the type they are sent as."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = build()
+            for operation in (op for path in document["paths"].values() for op in path.values()):
+                for code, answer in operation.get("responses", {}).items():
+                    content = answer.get("content", {})
+                    if code.startswith("4") and "application/json" in content:
+                        content["application/problem+json"] = content.pop("application/json")
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _serve_docs(app: FastAPI) -> None:

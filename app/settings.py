@@ -1,6 +1,7 @@
 """Settings from the environment (prefix ``PLANPULSE_``), read once per process."""
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,9 +19,6 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1024 * 1024
     """Request bodies above this size are refused with 413."""
 
-    page_size_max: int = 500
-    """Largest page a list endpoint returns."""
-
     db_pool_size: int = 10
     """Connections kept per process (PostgreSQL)."""
 
@@ -33,7 +31,7 @@ class Settings(BaseSettings):
     attainment_at_risk: float = Field(default=0.6, ge=0)
     """... at least this (and below on_track) is at_risk; below, off_track."""
 
-    log_level: str = "info"
+    log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
 
 
 @lru_cache

@@ -1,23 +1,53 @@
 """Dependencies shared by the routes: the session, the caller's token, roles, paging."""
 
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
-from app.db import unit_of_work
+from app.api import responses
+from app.db import reading, unit_of_work
 from app.errors import NotFound, Unauthorized
 from app.models import ApiToken, Mandate, Role
 from app.services import tokens
 from app.services.lookup import get_mandate
 from app.settings import Settings
 
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 
 def get_session(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed when the route returns, else rolled back."""
-    with unit_of_work(request.app.state.engine) as session:
+    """One transaction per request: committed by :class:`CommitBeforeResponse` once the
+    route has returned, before the answer leaves; rolled back on any error."""
+    engine = request.app.state.engine
+    if request.method in READ_METHODS:
+        engine = reading(engine)
+    with unit_of_work(engine) as session:
+        request.state.session = session
         yield session
+
+
+class CommitBeforeResponse(APIRoute):
+    """Commits the request's session before the response is sent.
+
+    A dependency's code after ``yield`` may run only after the answer has gone out; a
+    commit that failed there would leave the client with a 200 for nothing stored.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def commit_then_answer(request: Request) -> Response:
+            response = await handler(request)
+            session = getattr(request.state, "session", None)
+            if session is not None and response.status_code < 400:
+                await run_in_threadpool(session.commit)
+            return response
+
+        return commit_then_answer
 
 
 def get_settings(request: Request) -> Settings:
@@ -85,3 +115,11 @@ def no_nul_in_path(request: Request) -> None:
     for value in request.path_params.values():
         if isinstance(value, str) and "\x00" in value:
             raise NotFound(f"Nothing is named {value!r}.")
+
+
+def api_router(**options: Any) -> APIRouter:
+    """Every router of the app is made here, so that every route commits before it answers
+    and documents its problem+json errors."""
+    return APIRouter(route_class=CommitBeforeResponse,
+                     responses={**responses.COMMON, **options.pop("responses", {})},
+                     **options)

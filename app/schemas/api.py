@@ -231,6 +231,9 @@ class ImportResult(BaseModel):
     indicators: KindResult
     status_changes: int
     indicator_values: int
+    indicator_targets: int = Field(description="Targets added or changed.")
+    policy_change: dict[str, Any] | None = Field(
+        default=None, description="The rollup policy before and after, when it changed.")
 
 
 class Health(BaseModel):
@@ -334,3 +337,22 @@ class IndicatorOut(BaseModel):
     values: list[IndicatorValueOut]
     headline: Headline
     version: int
+
+
+class FieldProblem(BaseModel):
+    path: str = Field(examples=["action_lines[1].measures[0].deliverables[2].status"])
+    message: str = Field(examples=["'done' is not one of completed, in_progress, "
+                                   "not_started, not_achieved, cancelled"])
+
+
+class Problem(BaseModel):
+    """An error, as application/problem+json (RFC 9457)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(examples=["about:blank"])
+    title: str = Field(examples=["Invalid input"])
+    status: int = Field(examples=[422])
+    detail: str
+    errors: list[FieldProblem] | None = Field(
+        default=None, description="With 422: every problem, each naming its field.")

@@ -189,7 +189,7 @@ class PlanFile(_Strict):
                 for d in m.deliverables]
 
 
-class _PlanLoader(yaml.SafeLoader):
+class _PlanLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """YAML without implicit timestamps: dates stay text until the plan's own validation
     reads them, so that an impossible date is reported at its field's path."""
 
@@ -264,16 +264,24 @@ def _cross_check(data: dict[str, Any]) -> list[FieldError]:
             for problem in split_problems(indicator.get("split"), entry.get("value"),
                                           entry.get("parts")):
                 errors.append(FieldError(f"indicators[{i}].values[{j}].parts", problem))
-        for field in ("targets", "values"):
-            periods: set[Any] = set()
-            for j, entry in enumerate(_items(indicator.get(field))):
-                period = _period_text(entry.get("period"))
-                if not isinstance(period, str):
-                    continue  # the shape's own validation reports it
-                if period in periods:
-                    errors.append(FieldError(f"indicators[{i}].{field}[{j}].period",
-                                             f"period {period!r} given twice"))
-                periods.add(period)
+        errors += [FieldError(f"indicators[{i}].{error.path}", error.message)
+                   for error in indicator_period_problems(indicator)]
+    return errors
+
+
+def indicator_period_problems(indicator: dict[str, Any]) -> list[FieldError]:
+    """A period may have one target and one value in a definition (paths relative to it)."""
+    errors = []
+    for field in ("targets", "values"):
+        periods: set[str] = set()
+        for j, entry in enumerate(_items(indicator.get(field))):
+            period = _period_text(entry.get("period"))
+            if not isinstance(period, str):
+                continue  # the shape's own validation reports it
+            if period in periods:
+                errors.append(FieldError(f"{field}[{j}].period",
+                                         f"period {period!r} given twice"))
+            periods.add(period)
     return errors
 
 

@@ -1,5 +1,6 @@
 """The Metropolis Action Plan 2018-2020, shipped inside the package as the default data."""
 
+from functools import lru_cache
 from importlib import resources
 
 from sqlalchemy import select
@@ -16,7 +17,9 @@ def bundled_plan_text() -> str:
     return resources.files("app.data").joinpath(BUNDLED_PLAN).read_text(encoding="utf-8")
 
 
+@lru_cache(maxsize=1)
 def bundled_plan() -> PlanFile:
+    """The bundled plan, validated (once per process: it is immutable)."""
     return parse_plan_text(bundled_plan_text())
 
 

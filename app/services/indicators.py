@@ -23,7 +23,7 @@ from app.models import (
     Measure,
 )
 from app.models.types import utcnow
-from app.schemas.plan_file import IndicatorSpec
+from app.schemas.plan_file import IndicatorSpec, indicator_period_problems
 from app.schemas.splits import share, split_problems
 from app.services import attainment
 from app.services.versioning import bump_data_version
@@ -113,7 +113,7 @@ def headline(indicator: Indicator, targets: dict[str, float], values: list[Indic
     ratio, status = attainment.status(
         Direction(indicator.direction), actual=actual, target=target,
         baseline=indicator.baseline_value, tolerance=indicator.tolerance, thresholds=thresholds)
-    women = share(latest.parts) if latest is not None else None
+    women = share(declared_parts(latest, indicator.split)) if latest is not None else None
     return Headline(period, actual, target, ratio, status, women, attainment.parity_gap(women))
 
 
@@ -154,16 +154,23 @@ def indicator_views(session: Session, *, mandate: Mandate, thresholds: attainmen
             "baseline": ({"period": indicator.baseline_period, "value": indicator.baseline_value}
                          if indicator.baseline_period is not None else None),
             "targets": [{"period": p, "value": v} for p, v in own_targets.items()],
-            "values": [_value_view(value) for value in own_values],
+            "values": [_value_view(value, indicator.split) for value in own_values],
             "headline": headline(indicator, own_targets, own_values, thresholds).__dict__,
             "version": indicator.version,
         })
     return views
 
 
-def _value_view(value: IndicatorValue) -> dict[str, Any]:
-    return {"period": value.period, "value": value.value, "parts": value.parts,
-            "women_share": share(value.parts), "note": value.note, "source": value.source,
+def declared_parts(value: IndicatorValue, split: str | None) -> dict[str, float] | None:
+    """A value's parts as they count now: none once the indicator no longer declares a
+    split (they stay stored, in its history)."""
+    return value.parts if split else None
+
+
+def _value_view(value: IndicatorValue, split: str | None) -> dict[str, Any]:
+    parts = declared_parts(value, split)
+    return {"period": value.period, "value": value.value, "parts": parts,
+            "women_share": share(parts), "note": value.note, "source": value.source,
             "recorded_by": value.recorded_by, "recorded_at": value.recorded_at}
 
 
@@ -175,7 +182,7 @@ def value_history(session: Session, *, indicator: Indicator) -> list[dict[str, A
     seen: set[str] = set()
     history = []
     for row in rows:
-        history.append({**_value_view(row), "superseded": row.period in seen})
+        history.append({**_value_view(row, indicator.split), "superseded": row.period in seen})
         seen.add(row.period)
     return history
 
@@ -234,8 +241,9 @@ def save_indicator(session: Session, *, mandate: Mandate, spec: IndicatorSpec,
     values given in ``spec`` are recorded like any other)."""
     lines, measures = _links(session, mandate, spec)
     split = spec.split.value if spec.split else None
-    problems = [FieldError(f"values[{i}].parts", problem) for i, v in enumerate(spec.values)
-                for problem in split_problems(split, v.value, v.parts)]
+    problems = indicator_period_problems(spec.model_dump())
+    problems += [FieldError(f"values[{i}].parts", problem) for i, v in enumerate(spec.values)
+                 for problem in split_problems(split, v.value, v.parts)]
     if problems:
         raise InvalidInput(problems)
     columns = indicator_columns(spec, line_ids=lines, measure_ids=measures)

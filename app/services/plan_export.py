@@ -20,7 +20,7 @@ from app.models import (
     Mandate,
     Measure,
 )
-from app.services.indicators import latest_values
+from app.services.indicators import declared_parts, latest_values
 from app.services.lookup import get_mandate
 
 
@@ -122,10 +122,11 @@ def _indicators(
         targets.setdefault(target.indicator_id, []).append(
             {"period": target.period, "value": _number(target.value)})
     values: dict[int, list[dict[str, Any]]] = {}
+    splits = {indicator.id: indicator.split for indicator in indicators}
     for value in latest_values(session, ids):
+        parts = declared_parts(value, splits[value.indicator_id])
         entry = {"period": value.period, "value": _number(value.value),
-                 "parts": ({key: _number(part) for key, part in value.parts.items()}
-                           if value.parts else None),
+                 "parts": {key: _number(part) for key, part in parts.items()} if parts else None,
                  "note": value.note, "source": value.source}
         values.setdefault(value.indicator_id, []).append(
             {key: item for key, item in entry.items() if item is not None})

@@ -221,8 +221,11 @@ def action_line_progress(session: Session, *, mandate: Mandate, code: str,
     if line is None:
         raise NotFound(f"Mandate {mandate.code!r} has no action line {code!r}.")
     scoped = replace(query, where=replace(query.where, action_line=code))
-    per_measure = measure_totals(session, mandate=mandate, query=scoped)
-    items = _explained_items(session, mandate=mandate, query=scoped) if query.explain else {}
+    # A filter naming another action line leaves nothing in this one.
+    conflict = query.where.action_line not in (None, code)
+    per_measure = {} if conflict else measure_totals(session, mandate=mandate, query=scoped)
+    items = (_explained_items(session, mandate=mandate, query=scoped)
+             if query.explain and not conflict else {})
     node, _total = _line_node(line, measures_of.get(line.id, []), per_measure,
                               policy_of(mandate), query, items)
     node["indicators"] = [i for i in _indicator_summaries(session, mandate, query)
@@ -241,8 +244,13 @@ def measure_progress(session: Session, *, mandate: Mandate, code: str, query: Pr
     if measure is None:
         raise NotFound(f"Mandate {mandate.code!r} has no measure {code!r}.")
     scoped = replace(query, where=replace(query.where, measure=code))
-    totals = measure_totals(session, mandate=mandate, query=scoped).get(measure.id, Totals())
-    items = (_explained_items(session, mandate=mandate, query=scoped).get(measure.id, [])
+    # A filter naming another measure, or another action line, leaves nothing in this one.
+    conflict = (query.where.measure not in (None, code)
+                or query.where.action_line not in (None, measure.line))
+    totals = (Totals() if conflict else
+              measure_totals(session, mandate=mandate, query=scoped).get(measure.id, Totals()))
+    items = (([] if conflict else
+              _explained_items(session, mandate=mandate, query=scoped).get(measure.id, []))
              if query.explain else None)
     node = _node(measure.code, measure.title, totals, policy_of(mandate), query, items)
     return {**_header(mandate, query), "policy": policy_of(mandate).as_dict(),

@@ -2,18 +2,20 @@
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
-from app.api.deps import Admin, PagingDep, SessionDep
+from app.api import responses
+from app.api.deps import Admin, PagingDep, SessionDep, api_router
 from app.models import Role
 from app.schemas.api import AuditEntry, Page, TokenCreated, TokenPublic
 from app.schemas.requests import TokenIn
 from app.services import audit, tokens
 
-router = APIRouter(prefix="/api/v1", tags=["admin"])
+router = api_router(prefix="/api/v1", tags=["admin"])
 
 
-@router.post("/tokens", response_model=TokenCreated, status_code=201)
+@router.post("/tokens", response_model=TokenCreated, status_code=201,
+             responses=responses.problems(409))
 def create_token(body: TokenIn, session: SessionDep, admin: Admin) -> dict[str, Any]:
     """Create a token; its secret is in this answer only."""
     token, secret = tokens.create_token(session, name=body.name, role=Role(body.role),

@@ -2,9 +2,9 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
-from app.api.deps import MandateDep, PagingDep, Reader, SessionDep
+from app.api.deps import MandateDep, PagingDep, Reader, SessionDep, api_router
 from app.models import Status
 from app.schemas.api import DeliverablePublic, Page, StatusChangePublic
 from app.schemas.text import CleanText
@@ -12,7 +12,7 @@ from app.services import deliverables as service
 from app.services.deliverable_writes import etag
 from app.services.lookup import get_deliverable
 
-router = APIRouter(prefix="/api/v1/mandates/{mandate}/deliverables", tags=["deliverables"])
+router = api_router(prefix="/api/v1/mandates/{mandate}/deliverables", tags=["deliverables"])
 
 
 @router.get("", response_model=Page[DeliverablePublic])

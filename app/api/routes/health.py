@@ -2,15 +2,16 @@
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from app.api.deps import api_router
 from app.errors import problem
 from app.migrate import current_revision, head_revision
 from app.schemas.api import Health, Readiness
 
-router = APIRouter(tags=["health"])
+router = api_router(tags=["health"])
 
 
 @router.get("/healthz", response_model=Health)

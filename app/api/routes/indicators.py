@@ -2,11 +2,12 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import Header, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
-from app.api.deps import Admin, Editor, MandateDep, Reader, SessionDep, SettingsDep
+from app.api import responses
+from app.api.deps import Admin, Editor, MandateDep, Reader, SessionDep, SettingsDep, api_router
 from app.api.routes.writes import IfMatch, require_if_match
 from app.errors import FieldError, InvalidInput
 from app.models import Mandate
@@ -19,7 +20,7 @@ from app.services.attainment import Thresholds
 from app.services.versioning import entity_tag, matches
 from app.settings import Settings
 
-router = APIRouter(prefix="/api/v1/mandates/{mandate}/indicators", tags=["indicators"])
+router = api_router(prefix="/api/v1/mandates/{mandate}/indicators", tags=["indicators"])
 IfNoneMatch = Annotated[str | None, Header(description="An ETag from an earlier answer.")]
 
 
@@ -67,7 +68,7 @@ def indicator_history(mandate: MandateDep, code: str, session: SessionDep,
     return service.value_history(session, indicator=indicator)
 
 
-@router.post("/{code}/values", response_model=IndicatorOut)
+@router.post("/{code}/values", response_model=IndicatorOut, responses=responses.WRITE)
 def record_value(mandate: MandateDep, code: str, body: IndicatorValueIn,
                  session: SessionDep, settings: SettingsDep, token: Editor,
                  if_match: IfMatch = None) -> Response:
@@ -79,7 +80,8 @@ def record_value(mandate: MandateDep, code: str, body: IndicatorValueIn,
     return _one(session, mandate, code, settings)
 
 
-@router.post("", response_model=IndicatorOut, status_code=201)
+@router.post("", response_model=IndicatorOut, status_code=201,
+             responses=responses.problems(409))
 def create_indicator(mandate: MandateDep, spec: IndicatorSpec, session: SessionDep,
                      settings: SettingsDep, admin: Admin) -> Response:
     """Define a new indicator (with targets, and values if any)."""
@@ -92,7 +94,7 @@ def create_indicator(mandate: MandateDep, spec: IndicatorSpec, session: SessionD
     return response
 
 
-@router.put("/{code}", response_model=IndicatorOut)
+@router.put("/{code}", response_model=IndicatorOut, responses=responses.WRITE)
 def replace_indicator(mandate: MandateDep, code: str, spec: IndicatorSpec,
                       session: SessionDep, settings: SettingsDep, admin: Admin,
                       if_match: IfMatch = None) -> Response:
@@ -108,7 +110,7 @@ def replace_indicator(mandate: MandateDep, code: str, spec: IndicatorSpec,
     return _one(session, mandate, code, settings)
 
 
-@router.delete("/{code}", status_code=204)
+@router.delete("/{code}", status_code=204, responses=responses.WRITE)
 def delete_indicator(mandate: MandateDep, code: str, session: SessionDep, admin: Admin,
                      if_match: IfMatch = None) -> Response:
     """Delete an indicator with its targets and values."""

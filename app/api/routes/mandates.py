@@ -3,10 +3,11 @@
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from app.api.deps import Admin, MandateDep, PagingDep, Reader, SessionDep
+from app.api import responses
+from app.api.deps import Admin, MandateDep, PagingDep, Reader, SessionDep, api_router
 from app.errors import FieldError, InvalidInput, UnsupportedMediaType
 from app.schemas.api import (
     ActivityEntry,
@@ -24,7 +25,7 @@ from app.services.periods import parse_instant
 from app.services.plan_export import dump_yaml, export_plan, to_json_ready
 from app.services.plan_import import ImportReport, import_plan
 
-router = APIRouter(prefix="/api/v1/mandates", tags=["mandates"])
+router = api_router(prefix="/api/v1/mandates", tags=["mandates"])
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 
@@ -87,6 +88,7 @@ async def raw_body(request: Request) -> bytes:
 @router.put(
     "/{mandate}/plan",
     response_model=ImportResult,
+    responses=responses.problems(415),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -122,7 +124,7 @@ def put_plan(
     if report.changed:
         audit.record(session, actor=admin.name, action="plan.import", target=mandate,
                      detail={key: result[key] for key in ("mandate_created", "pruned",
-                                                          "status_changes")})
+                                                          "status_changes", "policy_change")})
     return result
 
 

@@ -4,15 +4,15 @@ Every answer carries a weak ETag built on the mandate's data version; a request 
 it back in If-None-Match gets 304 without the rollup being computed again.
 """
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import Depends, Header, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from app.api.deps import MandateDep, Reader, SessionDep, SettingsDep
+from app.api.deps import MandateDep, Reader, SessionDep, SettingsDep, api_router
 from app.errors import FieldError, InvalidInput
 from app.models import Mandate, Status
 from app.schemas.api import (
@@ -27,10 +27,10 @@ from app.services import progress as service
 from app.services.attainment import Thresholds
 from app.services.deliverables import DeliverableFilter
 from app.services.lookup import get_mandate
-from app.services.periods import Interval, interval_ends, parse_instant
+from app.services.periods import END_OF_DAY, Interval, interval_ends, parse_instant
 from app.services.versioning import entity_tag, matches
 
-router = APIRouter(prefix="/api/v1", tags=["progress"])
+router = api_router(prefix="/api/v1", tags=["progress"])
 
 CACHE_CONTROL = "no-cache"  # store, but ask again each time: a 304 costs almost nothing
 NOT_MODIFIED = {304: {"description": "Not modified since the ETag sent in If-None-Match"}}
@@ -83,14 +83,27 @@ def progress_params(params: Annotated[ProgressParams, Depends()], settings: Sett
 ParamsDep = Annotated[ProgressParams, Depends(progress_params)]
 
 
+def _utc_text(moment: datetime) -> str:
+    """UTC times as in the contract: 2020-12-31T23:59:59Z (an end of day loses its
+    999999 microseconds in the text, not in the query)."""
+    if moment.microsecond == END_OF_DAY.microsecond:
+        moment = moment.replace(microsecond=0)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 def _cached(request: Request, mandates: list[Mandate], if_none_match: str | None,
-            build: Any) -> Response:
-    etag = entity_tag(mandates[0], request.url.path, str(request.url.query),
+            build: Any, *resolved: str) -> Response:
+    """Answer 304 when the client's ETag is current, else build the answer.
+
+    The ETag covers the data versions, the query string and ``resolved``: whatever the
+    answer depends on beyond them (a default end date that moves with today, say)."""
+    etag = entity_tag(mandates[0], request.url.path, str(request.url.query), *resolved,
                       *(f"{m.id}.{m.data_version}" for m in mandates[1:]))
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
     if matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)
-    return JSONResponse(jsonable_encoder(build()), headers=headers)
+    body = jsonable_encoder(build(), custom_encoder={datetime: _utc_text})
+    return JSONResponse(body, headers=headers)
 
 
 @router.get("/mandates/{mandate}/progress", response_model=MandateProgress,
@@ -141,7 +154,8 @@ def progress_series(
     last = end or min(mandate.end_date, date.today())
     points = interval_ends(first, last, interval)
     return _cached(request, [mandate], if_none_match, lambda: service.series(
-        session, mandate=mandate, points=points, query=params.query(mandate)))
+        session, mandate=mandate, points=points, query=params.query(mandate)),
+        f"{first}..{last}")
 
 
 def _mandates(session: Session, codes: str) -> list[Mandate]:
@@ -154,7 +168,7 @@ def _mandates(session: Session, codes: str) -> list[Mandate]:
 @router.get("/progress", response_model=CompareOut, responses=NOT_MODIFIED)
 def compare_mandates(
     session: SessionDep, _reader: Reader, params: ParamsDep, request: Request,
-    mandates: Annotated[str, Query(description="Codes, comma-separated.",
+    mandates: Annotated[CleanText, Query(description="Codes, comma-separated.",
                                    examples=["2018-2020,2021-2023"])],
     if_none_match: IfNoneMatch = None,
 ) -> Response:

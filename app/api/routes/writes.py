@@ -5,10 +5,11 @@ Every write sends back the ETag it read in ``If-Match``: without it 428, stale 4
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import Header, Request, Response
 from sqlalchemy.orm import Session
 
-from app.api.deps import Editor, MandateDep, SessionDep
+from app.api import responses
+from app.api.deps import Editor, MandateDep, SessionDep, api_router
 from app.errors import PlanpulseError, PreconditionRequired
 from app.models import Mandate, Role
 from app.schemas.api import BatchResult, DeliverablePublic
@@ -18,7 +19,7 @@ from app.services import idempotency
 from app.services.deliverables import deliverable_row, to_public
 from app.services.lookup import get_deliverable
 
-router = APIRouter(prefix="/api/v1/mandates/{mandate}", tags=["deliverables"])
+router = api_router(prefix="/api/v1/mandates/{mandate}", tags=["deliverables"])
 
 IfMatch = Annotated[str | None, Header(description="The ETag from your last read.")]
 IdempotencyKey = Annotated[
@@ -26,10 +27,7 @@ IdempotencyKey = Annotated[
     Header(max_length=200, description="Any unique string; a retry with the same key "
            "returns the first answer instead of writing twice."),
 ]
-WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    412: {"description": "Stale If-Match; the body carries the current state"},
-    428: {"description": "If-Match missing"},
-}
+WRITE_RESPONSES = responses.WRITE
 
 
 def require_if_match(if_match: str | None) -> str:
@@ -95,7 +93,7 @@ class BatchFailed(PlanpulseError):
 
 
 @router.post("/deliverables:batch-status", response_model=BatchResult,
-             responses={409: {"description": "An item failed; nothing was applied"}})
+             responses=responses.problems(409))
 def batch_status(
     mandate: MandateDep, batch: BatchStatusIn, session: SessionDep, token: Editor
 ) -> dict[str, Any]:

@@ -1,0 +1,32 @@
+"""A stored mandate as the checks' input: its plan file (as exported) and, per deliverable,
+the date of its last status change and whether its current status carries evidence.
+
+A fixed number of queries whatever the plan's size: the export's, and one more.
+"""
+
+from datetime import UTC
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import Session
+
+from app.coverage.model import PlanInput
+from app.models import Deliverable, Mandate, StatusChange
+from app.schemas.plan_file import PlanFile
+from app.services.plan_export import export_plan
+
+
+def stored_input(session: Session, *, mandate: Mandate) -> PlanInput:
+    plan = PlanFile.model_validate(export_plan(session, mandate_code=mandate.code))
+    current_with_evidence = and_(StatusChange.valid_to.is_(None),
+                                 StatusChange.evidence_url.is_not(None))
+    rows = session.execute(
+        select(Deliverable.code, func.max(StatusChange.effective_at).label("last_change"),
+               func.max(case((current_with_evidence, 1), else_=0)).label("evidence"))
+        .join(StatusChange, StatusChange.deliverable_id == Deliverable.id)
+        .where(Deliverable.mandate_id == mandate.id)
+        .group_by(Deliverable.code)
+    ).all()
+    # The day of the last change in UTC, as a plan file's as_of is a day in UTC.
+    last_change = {row.code: row.last_change.astimezone(UTC).date() for row in rows}
+    has_evidence = {row.code: bool(row.evidence) for row in rows}
+    return PlanInput(plan=plan, last_change=last_change, has_evidence=has_evidence)

@@ -1,0 +1,123 @@
+"""The HTML pages: the dashboard of a mandate and its deliverables.
+
+Reads, like the API's: anyone while ``PLANPULSE_PUBLIC_READ`` is true, else a viewer token
+(``Authorization: Bearer``). A browser asking for HTML gets its errors as an HTML page;
+any other client gets problem+json, as from the API.
+"""
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request, Response
+from fastapi.responses import HTMLResponse
+
+from app.api.deps import Reader, SessionDep, SettingsDep, api_router
+from app.errors import InvalidInput, PlanpulseError
+from app.models.types import utcnow
+from app.schemas.text import CleanText
+from app.services.attainment import Thresholds
+from app.services.lookup import get_mandate
+from app.settings import Settings
+from app.web import views
+from app.web.templating import templates
+
+router = api_router(tags=["pages"])
+
+PAGE = {"response_class": HTMLResponse,
+        "responses": {200: {"content": {"text/html": {}}, "description": "An HTML page"}}}
+Text = Annotated[CleanText | None, Query(max_length=views.TEXT_LIMIT)]
+
+
+class PageParams:
+    """The filters of every page; an empty field means "any", as a form sends it."""
+
+    def __init__(
+        self,
+        status: Annotated[list[CleanText] | None, Query(
+            description="Any of these statuses.", examples=[["not_achieved"]])] = None,
+        tag: Text = None,
+        owner: Text = None,
+        as_of: Annotated[CleanText | None, Query(
+            max_length=40, description="A date: the statuses as they stood at the end of "
+            "that day (UTC).", examples=["2020-12-31"])] = None,
+    ) -> None:
+        self.fields: dict[str, Any] = {"status": status or [], "tag": tag, "owner": owner,
+                                       "as_of": as_of}
+
+
+def _thresholds(settings: Settings) -> Thresholds:
+    return Thresholds(on_track=settings.attainment_on_track,
+                      at_risk=settings.attainment_at_risk)
+
+
+def _wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "")
+
+
+def _page(request: Request, build: Callable[[], tuple[str, dict[str, Any]]]) -> Response:
+    """Render the page ``build`` names; a domain error becomes an HTML page for browsers."""
+    try:
+        name, context = build()
+    except PlanpulseError as error:
+        if not _wants_html(request):
+            raise
+        lines = error.lines() if isinstance(error, InvalidInput) else []
+        return templates.TemplateResponse(
+            request, "error.html", {"error": error, "lines": lines},
+            status_code=error.status_code, headers={"Cache-Control": "no-store"})
+    return templates.TemplateResponse(request, name, context,
+                                      headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/", **PAGE)
+def home(request: Request, session: SessionDep, settings: SettingsDep, _reader: Reader,
+         params: Annotated[PageParams, Depends()]) -> Response:
+    """The dashboard of the newest mandate (the bundled plan, out of the box)."""
+
+    def build() -> tuple[str, dict[str, Any]]:
+        filters = views.PageFilters.parse(**params.fields)
+        mandate, mandates = views.default_mandate(session)
+        if mandate is None:
+            return "empty.html", {"mandates": mandates}
+        return "dashboard.html", views.dashboard(
+            session, mandate=mandate, filters=filters, thresholds=_thresholds(settings),
+            now=utcnow())
+
+    return _page(request, build)
+
+
+@router.get("/mandates/{mandate}", **PAGE)
+def mandate_dashboard(mandate: str, request: Request, session: SessionDep,
+                      settings: SettingsDep, _reader: Reader,
+                      params: Annotated[PageParams, Depends()]) -> Response:
+    """A mandate's dashboard: progress, burn-up chart, action lines, indicators, activity."""
+
+    def build() -> tuple[str, dict[str, Any]]:
+        filters = views.PageFilters.parse(**params.fields)
+        found = get_mandate(session, code=mandate)
+        return "dashboard.html", views.dashboard(
+            session, mandate=found, filters=filters, thresholds=_thresholds(settings),
+            now=utcnow())
+
+    return _page(request, build)
+
+
+@router.get("/mandates/{mandate}/deliverables", **PAGE)
+def deliverables_page(mandate: str, request: Request, session: SessionDep,
+                      settings: SettingsDep, _reader: Reader,
+                      params: Annotated[PageParams, Depends()],
+                      action_line: Text = None, measure: Text = None,
+                      q: Annotated[CleanText | None, Query(
+                          max_length=views.TEXT_LIMIT,
+                          description="Words in the code or title.")] = None) -> Response:
+    """A mandate's deliverables (of an action line or measure), with status, owner, due
+    date and last change."""
+
+    def build() -> tuple[str, dict[str, Any]]:
+        filters = views.PageFilters.parse(**params.fields, action_line=action_line,
+                                          measure=measure, q=q)
+        found = get_mandate(session, code=mandate)
+        return "deliverables.html", views.deliverables_page(
+            session, mandate=found, filters=filters, thresholds=_thresholds(settings))
+
+    return _page(request, build)

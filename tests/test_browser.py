@@ -1,0 +1,184 @@
+"""The dashboard in a real browser: Debian's Chromium, driven by Playwright, against a live
+uvicorn server, on SQLite and PostgreSQL.
+
+The page must load without a console error or a failed request, show the API's figures,
+open a drill-down from the keyboard, and show a status change made through the API after a
+reload. Screenshots go to ``test-output/browser/`` at the repository root (git-ignored).
+
+Where Chromium or Playwright is missing the test is skipped with the reason, unless
+``PLANPULSE_TEST_REQUIRE_BROWSER=1`` (as in .ci/run), which turns the skip into a failure.
+Playwright never downloads a browser here: it is pointed at the system's Chromium.
+"""
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from app.main import create_app
+from app.models import Role
+from app.reports.vocabulary import percent
+from app.services.bundled import bundled_plan
+from app.services.plan_import import import_plan
+from app.settings import Settings
+from tests.helpers import auth, new_token
+
+CHROMIUM = os.environ.get("PLANPULSE_TEST_CHROMIUM") or shutil.which("chromium") or (
+    "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+REQUIRE_BROWSER = os.environ.get("PLANPULSE_TEST_REQUIRE_BROWSER") == "1"
+OUTPUT = Path(__file__).resolve().parent.parent / "test-output" / "browser"
+M = "/api/v1/mandates/2018-2020"
+NOT_ACHIEVED = "\u00d7 not achieved"
+
+
+def _unavailable() -> str | None:
+    if not Path(CHROMIUM).exists():
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright for Python is not installed (pip install -e '.[test]')"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    reason = _unavailable()
+    if reason is not None:
+        if REQUIRE_BROWSER:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def live_url(engine: Engine) -> Iterator[str]:
+    """The app served by a real uvicorn in a thread, over the test database."""
+    app = create_app(settings=Settings(database_url=str(engine.url)), engine=engine)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the test server did not start"
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+class Problems:
+    """Console errors, uncaught exceptions and failed requests seen by a page."""
+
+    def __init__(self, page: Any) -> None:
+        self.seen: list[str] = []
+        page.on("console", lambda m: m.type == "error" and self.seen.append(
+            f"console: {m.text}"))
+        page.on("pageerror", lambda e: self.seen.append(f"page error: {e}"))
+        page.on("requestfailed", lambda r: self.seen.append(f"failed: {r.url}"))
+        page.on("response", lambda r: r.status >= 400 and self.seen.append(
+            f"{r.status}: {r.url}"))
+
+
+def _shown_figures(page: Any) -> dict[str, str]:
+    figures = {"mandate": page.locator("#mandate-progress").inner_text()}
+    for line in ("L1", "L2", "L3"):
+        figures[line] = page.locator(f"article[data-code='{line}'] .figure data").inner_text()
+    return figures
+
+
+def _api_figures(base: str) -> dict[str, str]:
+    body = httpx.get(f"{base}{M}/progress").json()
+    figures = {"mandate": percent(body["totals"]["progress"])}
+    figures.update({line["code"]: percent(line["totals"]["progress"])
+                    for line in body["action_lines"]})
+    return figures
+
+
+def test_dashboard_in_chromium(engine: Engine, live_url: str, browser: Any,
+                               backend: str) -> None:
+    with Session(engine) as session:
+        import_plan(session, plan=bundled_plan())
+        session.commit()
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    problems = Problems(page)
+
+    page.goto(f"{live_url}/", wait_until="load")
+    assert page.title() == "Metropolis Action Plan 2018-2020 · planpulse"
+    assert _shown_figures(page) == _api_figures(live_url)
+    assert _shown_figures(page)["mandate"] == "78%"
+    assert page.locator("article.line").count() == 3
+
+    # Drill down from the keyboard: Tab to the measure's summary, Enter opens it.
+    measure = page.locator("details[data-code='L2M10']")
+    rows = measure.locator("tbody tr")
+    assert not rows.first.is_visible()
+    measure.locator("summary").focus()
+    page.keyboard.press("Enter")
+    assert rows.count() == 3
+    for index in range(3):
+        assert rows.nth(index).is_visible()
+        assert NOT_ACHIEVED in rows.nth(index).inner_text()
+
+    speakers = page.locator("tr[data-code='SPEAKERS_WOMEN_SHARE']")
+    assert speakers.locator("td.value").inner_text().startswith("36%")
+    assert speakers.locator("td.target").inner_text() == "50%"
+
+    # A status change made through the API shows after a reload.
+    editor = auth(new_token(engine, Role.editor, name="browser-test"))
+    url = f"{live_url}{M}/deliverables/L2M10D1"
+    etag = httpx.get(url).headers["etag"]
+    changed = httpx.post(f"{url}/status", json={"status": "completed", "note": "mapped"},
+                         headers={**editor, "If-Match": etag})
+    assert changed.status_code == 200, changed.text
+    page.reload(wait_until="load")
+    assert _shown_figures(page) == _api_figures(live_url)
+    assert _shown_figures(page)["mandate"] == "80%"
+    page.locator("details[data-code='L2M10'] summary").click()
+    first = page.locator("details[data-code='L2M10'] tr[data-code='L2M10D1']")
+    assert first.get_attribute("data-status") == "completed"
+    assert "V completed" in first.inner_text()
+    assert "L2M10D1" in page.locator("ol.feed li").first.inner_text()
+
+    screenshot = OUTPUT / f"dashboard-{backend}.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+
+    # The measure's own page, then the same on a phone's screen.
+    page.locator("details[data-code='L2M10'] a", has_text="on its own page").click()
+    page.wait_for_load_state("load")
+    assert "/mandates/2018-2020/deliverables?measure=L2M10" in page.url
+    assert page.locator("table.deliverables tbody tr").count() == 3
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    small = phone.new_page()
+    phone_problems = Problems(small)
+    small.goto(f"{live_url}/", wait_until="load")
+    wide = small.evaluate("document.documentElement.scrollWidth")
+    assert wide <= 390, f"the page is {wide}px wide on a 390px screen"
+    small.screenshot(path=str(OUTPUT / f"phone-{backend}.png"))
+    phone.close()
+    context.close()
+
+    assert problems.seen == []
+    assert phone_problems.seen == []
+    print(f"screenshots: {screenshot} and {OUTPUT / f'phone-{backend}.png'}")

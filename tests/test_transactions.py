@@ -1,0 +1,48 @@
+"""Every write is one transaction, committed before the answer leaves."""
+
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from app.api.deps import CommitBeforeResponse
+from app.main import ROUTERS
+from app.models import Role
+from app.services.bundled import bundled_plan
+from app.services.plan_import import import_plan
+from tests.helpers import auth, new_token, snapshot
+
+M = "/api/v1/mandates/2018-2020"
+
+
+def test_every_route_commits_before_it_answers() -> None:
+    routes = [route for router in ROUTERS for route in router.routes
+              if isinstance(route, APIRoute)]
+    assert routes
+    assert [r.path for r in routes if not isinstance(r, CommitBeforeResponse)] == []
+
+
+def test_a_commit_that_fails_is_an_error_and_nothing_is_stored(
+    engine: Engine, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Session(engine) as session:
+        import_plan(session, plan=bundled_plan())
+        session.commit()
+    editor = auth(new_token(engine, Role.editor))
+    etag = client.get(f"{M}/deliverables/L3M3D2").headers["etag"]
+    before = snapshot(engine)
+
+    def broken_commit(self: Session, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the database went away at commit time")
+
+    monkeypatch.setattr(Session, "commit", broken_commit)
+    response = client.post(f"{M}/deliverables/L3M3D2/status", json={"status": "completed"},
+                           headers={**editor, "If-Match": etag})
+    monkeypatch.undo()
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "went away" not in response.text
+    assert snapshot(engine) == before
