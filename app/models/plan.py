@@ -24,10 +24,6 @@ from app.models.types import UTCDateTime, utcnow
 
 CODE_LENGTH = 64
 TITLE_LENGTH = 2000
-OPEN_FORK = 1 << 16
-"""The fork of every entry still in effect (app/services/history.py)."""
-IN_EFFECT_COLUMNS = ("deliverable_id", "to_status", "percent_complete", "measure_id", "weight")
-"""What a rollup as of a time reads from an entry in effect then."""
 
 
 class Mandate(SQLModel, table=True):
@@ -120,9 +116,6 @@ class Deliverable(SQLModel, table=True):
         CheckConstraint("version >= 1", name="version_positive"),
         Index(None, "measure_id"),
         Index(None, "mandate_id", "status"),
-        # Covers the rollups: every figure of a mandate from the index alone.
-        Index("ix_deliverable_rollup", "mandate_id", "measure_id", "status", "weight",
-              "percent_complete"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -178,13 +171,6 @@ class StatusChange(SQLModel, table=True):
         Index(None, "deliverable_id", "effective_at"),
         Index(None, "deliverable_id", "valid_to"),
         Index(None, "recorded_at"),
-        # "In effect at T" as a few index range scans (app/services/history.py): entries
-        # whose fork lies left of T end after T; those whose fork lies right of T begin by
-        # T. Both carry what a rollup reads, so that it never visits the table.
-        Index("ix_status_change_fork_ends", "mandate_id", "fork", "valid_to",
-              *IN_EFFECT_COLUMNS),
-        Index("ix_status_change_fork_begins", "mandate_id", "fork", "effective_at",
-              *IN_EFFECT_COLUMNS),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -205,15 +191,3 @@ class StatusChange(SQLModel, table=True):
     """When the next entry (by effective_at, recorded_at, id) took over; null for the one
     in effect now. Maintained by the history service so that "the status as of T" is one
     indexed range test instead of a search for the latest entry before T."""
-    fork: int = Field(default=OPEN_FORK, sa_column=Column(Integer, nullable=False))
-    """The interval's node in a relational interval tree over days (see
-    app/services/history.py); maintained with ``valid_to``."""
-    mandate_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("mandate.id", ondelete="CASCADE"), nullable=False)
-    )
-    """The deliverable's mandate, which never changes."""
-    measure_id: int = Field(sa_column=Column(Integer, nullable=False))
-    """A copy of the deliverable's measure, kept in step by every write that moves it."""
-    weight: float = Field(sa_column=Column(Float, nullable=False))
-    """A copy of the deliverable's weight, kept in step by every write that changes it, so
-    that a rollup as of any time reads the history alone (weights are today's)."""
