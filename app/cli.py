@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from app.bench.run import bench
 from app.coverage.cli import check
 from app.db import get_engine, unit_of_work
 from app.errors import InvalidInput, PlanpulseError
@@ -25,6 +26,7 @@ token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 app.command("check")(check)
+app.command("bench")(bench)
 
 EXIT_UNUSABLE_INPUT = 2
 CLI_ACTOR = "cli"

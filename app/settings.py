@@ -25,6 +25,12 @@ class Settings(BaseSettings):
     db_max_overflow: int = 20
     """Extra connections allowed under load (PostgreSQL)."""
 
+    rollup_cache_entries: int = Field(default=256, ge=0)
+    """Progress answers kept in memory per process, by data version (0: none)."""
+
+    rollup_cache_mb: int = Field(default=64, ge=0)
+    """... and at most this much memory for them."""
+
     attainment_on_track: float = Field(default=0.9, ge=0)
     """An indicator whose attainment ratio is at least this is on_track."""
 

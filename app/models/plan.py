@@ -24,6 +24,10 @@ from app.models.types import UTCDateTime, utcnow
 
 CODE_LENGTH = 64
 TITLE_LENGTH = 2000
+OPEN_FORK = 1 << 16
+"""The fork of every entry still in effect (app/services/history.py)."""
+IN_EFFECT_COLUMNS = ("deliverable_id", "to_status", "percent_complete", "measure_id", "weight")
+"""What a rollup as of a time reads from an entry in effect then."""
 
 
 class Mandate(SQLModel, table=True):
@@ -116,6 +120,9 @@ class Deliverable(SQLModel, table=True):
         CheckConstraint("version >= 1", name="version_positive"),
         Index(None, "measure_id"),
         Index(None, "mandate_id", "status"),
+        # Covers the rollups: every figure of a mandate from the index alone.
+        Index("ix_deliverable_rollup", "mandate_id", "measure_id", "status", "weight",
+              "percent_complete"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -171,6 +178,13 @@ class StatusChange(SQLModel, table=True):
         Index(None, "deliverable_id", "effective_at"),
         Index(None, "deliverable_id", "valid_to"),
         Index(None, "recorded_at"),
+        # "In effect at T" as a few index range scans (app/services/history.py): entries
+        # whose fork lies left of T end after T; those whose fork lies right of T begin by
+        # T. Both carry what a rollup reads, so that it never visits the table.
+        Index("ix_status_change_fork_ends", "mandate_id", "fork", "valid_to",
+              *IN_EFFECT_COLUMNS),
+        Index("ix_status_change_fork_begins", "mandate_id", "fork", "effective_at",
+              *IN_EFFECT_COLUMNS),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -191,3 +205,15 @@ class StatusChange(SQLModel, table=True):
     """When the next entry (by effective_at, recorded_at, id) took over; null for the one
     in effect now. Maintained by the history service so that "the status as of T" is one
     indexed range test instead of a search for the latest entry before T."""
+    fork: int = Field(default=OPEN_FORK, sa_column=Column(
+        Integer, nullable=False, server_default=str(OPEN_FORK)))
+    """The interval's node in a relational interval tree over days (see
+    app/services/history.py); maintained with ``valid_to``."""
+    mandate_id: int | None = Field(default=None, sa_column=Column(
+        Integer, ForeignKey("mandate.id", ondelete="CASCADE"), nullable=True))
+    """Copies of the deliverable's mandate, measure and weight, so that a rollup as of any
+    time reads the history alone. The database keeps them in step (migration 0005's
+    triggers): filled from the deliverable when an entry is written without them, and
+    rewritten whenever the deliverable moves to another measure or changes weight."""
+    measure_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    weight: float | None = Field(default=None, sa_column=Column(Float, nullable=True))

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.errors import FieldError, Forbidden, InvalidInput, PreconditionFailed
 from app.models import Deliverable, DeliverableEdit, DeliverableTag, Role, Status
@@ -78,18 +79,35 @@ def change_status(
         raise InvalidInput([FieldError("effective_at", "is in the future; a change can be "
                                                       "backdated but not post-dated")])
     percent = change.percent_complete if change.status == Status.in_progress else None
-    before = history.state_at(session, deliverable_id=deliverable.id or 0, as_of=effective_at)
-    if before == (change.status.value, percent):
+    wanted = (change.status.value, percent)
+    current = history.current_entry(session, deliverable_id=deliverable.id or 0)
+    # The usual case: the change comes after every entry, and becomes the current state.
+    last = current is None or (effective_at, now) >= (current.effective_at, current.recorded_at)
+    if last:
+        before = ((current.to_status, current.percent_complete) if current is not None
+                  else (Status.not_started.value, None))
+    else:
+        before = history.state_at(session, deliverable_id=deliverable.id or 0,
+                                  as_of=effective_at)
+    if before == wanted:
         return WriteResult(deliverable, changed=False)
-    _bump(session, deliverable, now)
-    history.record_changes(session, entries=[{
-        "deliverable_id": deliverable.id, "from_status": before[0],
-        "to_status": change.status.value, "percent_complete": percent, "note": change.note,
-        "evidence_url": change.evidence_url, "changed_by": actor,
+    entry = {
+        "deliverable_id": deliverable.id, "mandate_id": deliverable.mandate_id,
+        "measure_id": deliverable.measure_id, "weight": deliverable.weight,
+        "from_status": before[0], "to_status": change.status.value, "percent_complete": percent,
+        "note": change.note, "evidence_url": change.evidence_url, "changed_by": actor,
         "effective_at": effective_at, "recorded_at": now,
-    }], scope=[deliverable.id or 0])
+    }
+    if last:
+        _bump(session, deliverable, now, status=change.status.value, percent_complete=percent)
+        history.append_entry(session, entry=entry, previous=current)
+        for name, value in (("status", change.status.value), ("percent_complete", percent)):
+            set_committed_value(deliverable, name, value)
+    else:
+        _bump(session, deliverable, now)
+        history.record_changes(session, entries=[entry], scope=[deliverable.id or 0])
+        session.refresh(deliverable, ["status", "percent_complete"])
     bump_data_version(session, mandate_id=deliverable.mandate_id)
-    session.refresh(deliverable)
     return WriteResult(deliverable, changed=True)
 
 
@@ -131,7 +149,6 @@ def edit_fields(
                                 changed_by=actor, recorded_at=now))
     session.flush()
     bump_data_version(session, mandate_id=deliverable.mandate_id)
-    session.refresh(deliverable)
     return WriteResult(deliverable, changed=True)
 
 
@@ -151,6 +168,9 @@ def _bump(session: Session, deliverable: Deliverable, now: datetime, **values: A
             f"Deliverable {deliverable.code} was changed by someone else just now.",
             extra={"current": current_state(deliverable), "etag": etag(deliverable)},
         )
+    # What was written, without reading the row back.
+    for name, value in {"version": expected + 1, "updated_at": now, **values}.items():
+        set_committed_value(deliverable, name, value)
 
 
 def _plain(value: Any) -> Any:

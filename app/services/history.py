@@ -6,26 +6,100 @@ T is the one with effective_at ≤ T < valid_to (valid_to null: still in effect)
 deliverable's ``status`` and ``percent_complete`` columns are a copy of the entry in effect
 now, kept in step by :func:`record_changes`; a backdated change rewrites the past, and
 becomes the current state only if nothing later has happened since.
+
+Finding every entry in effect at T among millions is a stabbing query over intervals; a
+B-tree on either end would read half the history. So each entry also stores its *fork*,
+its node in a relational interval tree (Kriegel, Pötke and Seidl, VLDB 2000) over whole
+UTC days: the day in [day(effective_at), day(valid_to)] with the most trailing zero bits,
+or :data:`OPEN_FORK` while it is still in effect. An interval that contains T has its fork
+on the path from the tree's root to day(T); for a node left of T the entries there began
+before T and are in effect iff they end after T, for a node right of T they end after T
+and are in effect iff they began by T. So :func:`in_effect_branches` reads exactly the
+entries in effect, by 18 index range scans at most, whatever the history's size.
+
+Entries carry copies of their deliverable's mandate (which never changes), measure and
+weight, kept in step by the database (migration 0005's triggers), so that a rollup as of T
+reads the history alone. The plan's structure, weights and tags are today's: only statuses
+travel in time.
 """
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    bindparam,
     func,
     insert,
     literal,
     or_,
     select,
-    tuple_,
+    union_all,
     update,
 )
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from app.models import Deliverable, Status, StatusChange
+from app.models.plan import OPEN_FORK
+
+EPOCH = date(1970, 1, 1)
+DAY_KEY_MIN = 1
+DAY_KEY_MAX = OPEN_FORK - 2
+"""Day keys are clamped to 1970-01-02 .. 2149-06-04 (the clamping keeps them monotone)."""
+TREE_LEVELS = 17
+"""Levels of the interval tree: day keys have 16 bits; the root is OPEN_FORK itself."""
+
+
+def day_key(moment: datetime) -> int:
+    """Whole UTC days since 1970-01-01, clamped (the migration's SQL computes the same)."""
+    days = (moment.astimezone(UTC).date() - EPOCH).days
+    return min(max(days, DAY_KEY_MIN), DAY_KEY_MAX)
+
+
+def fork_of(effective_at: datetime, valid_to: datetime | None) -> int:
+    """An entry's node in the interval tree."""
+    if valid_to is None:
+        return OPEN_FORK
+    return fork_of_days(day_key(effective_at), day_key(valid_to))
+
+
+def fork_of_days(low: int, high: int) -> int:
+    """The day in [low, high] with the most trailing zero bits."""
+    for bits in range(TREE_LEVELS - 2, 0, -1):
+        node = (high >> bits) << bits
+        if node >= low:
+            return node
+    return high
+
+
+def fork_path(key: int) -> tuple[list[int], list[int]]:
+    """The nodes on the path from the root to day ``key``, left and right of it."""
+    left, right = [], []
+    for bits in range(TREE_LEVELS - 1, -1, -1):
+        node = ((key >> (bits + 1)) << (bits + 1)) | (1 << bits)
+        if node < key:
+            left.append(node)
+        elif node > key:
+            right.append(node)
+    return left, right
+
+
+def in_effect_branches(mandate_id: int, as_of: datetime) -> list[list[ColumnElement[bool]]]:
+    """Conditions on StatusChange whose union is exactly the mandate's entries in effect at
+    ``as_of``, each one a range scan of a covering index."""
+    key = day_key(as_of)
+    left, right = fork_path(key)
+    mandate = StatusChange.mandate_id == mandate_id
+    branches = [[mandate, StatusChange.fork == key, in_effect_at(as_of)]]
+    if left:
+        branches.append([mandate, StatusChange.fork.in_(left), StatusChange.valid_to > as_of])
+    if right:
+        branches.append([mandate, StatusChange.fork.in_(right),
+                         StatusChange.effective_at <= as_of])
+    return branches
 
 
 def in_effect_at(as_of: datetime) -> ColumnElement[bool]:
@@ -47,12 +121,15 @@ def states_as_of(mandate_id: int, as_of: datetime | None, known_at: datetime | N
         return select(d.id, d.measure_id, d.status, d.percent_complete, d.weight).where(
             d.mandate_id == mandate_id).subquery("state")
     if known_at is None:
-        entry = select(StatusChange.deliverable_id, StatusChange.to_status,
-                       StatusChange.percent_complete).where(in_effect_at(as_of)).subquery()  # type: ignore[arg-type]
+        assert as_of is not None
+        entry = union_all(*(
+            select(StatusChange.deliverable_id, StatusChange.to_status,
+                   StatusChange.percent_complete).where(*branch)
+            for branch in in_effect_branches(mandate_id, as_of))).subquery()
     else:
         # Intervals reflect everything recorded; limiting what was known needs the latest
         # entry among those recorded by then.
-        visible = [StatusChange.recorded_at <= known_at]
+        visible = [StatusChange.mandate_id == mandate_id, StatusChange.recorded_at <= known_at]
         if as_of is not None:
             visible.append(StatusChange.effective_at <= as_of)
         ranked = select(
@@ -86,36 +163,84 @@ def state_at(session: Session, *, deliverable_id: int, as_of: datetime
     return (row[0], row[1]) if row else (Status.not_started.value, None)
 
 
-def record_changes(session: Session, *, entries: list[dict[str, Any]],
-                   scope: Select[Any] | list[int]) -> None:
+def current_entry(session: Session, *, deliverable_id: int) -> Any:
+    """The deliverable's entry in effect now (id, to_status, percent_complete, effective_at,
+    recorded_at), or None when it has no history."""
+    return session.execute(
+        select(StatusChange.id, StatusChange.to_status, StatusChange.percent_complete,
+               StatusChange.effective_at, StatusChange.recorded_at)
+        .where(StatusChange.deliverable_id == deliverable_id, StatusChange.valid_to.is_(None))
+    ).first()
+
+
+ENTRY_COLUMNS = ("deliverable_id", "mandate_id", "measure_id", "weight", "from_status",
+                 "to_status", "percent_complete", "note", "evidence_url", "changed_by",
+                 "effective_at", "recorded_at")
+"""What an entry given to :func:`record_changes` or :func:`append_entry` holds."""
+
+
+def _rows(entries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    # One shape for every row, so that the driver sends them as one batch.
+    return [{**{name: entry.get(name) for name in ENTRY_COLUMNS}, "valid_to": None,
+             "fork": OPEN_FORK} for entry in entries]
+
+
+def append_entry(session: Session, *, entry: dict[str, Any], previous: Any) -> None:
+    """Append an entry that comes after every other of its deliverable (``previous`` is
+    the entry in effect now, from :func:`current_entry`): close the previous interval and
+    open the new one. The caller sets the deliverable's current state."""
+    if previous is not None:
+        session.execute(
+            update(StatusChange).where(StatusChange.id == previous.id)
+            .values(valid_to=entry["effective_at"],
+                    fork=fork_of(previous.effective_at, entry["effective_at"]))
+            .execution_options(synchronize_session=False)
+        )
+    session.execute(insert(StatusChange.__table__), _rows([entry]))
+
+
+def record_changes(session: Session, *, entries: Sequence[dict[str, Any]],
+                   scope: Select[Any] | Sequence[int]) -> None:
     """Append history entries, then bring intervals and current states up to date for
-    the deliverables in ``scope`` (a list of ids, or a select of ids)."""
-    if not entries:
+    the deliverables in ``scope`` (a list of ids, or a select of ids).
+
+    A deliverable's first entry is in effect from then on and needs no upkeep: ``scope``
+    need only name the deliverables that had history before."""
+    if entries:
+        session.execute(insert(StatusChange.__table__), _rows(entries))
+    if not isinstance(scope, Select) and not scope:
         return
-    session.execute(insert(StatusChange), entries)
-    ids_in_scope = scope if isinstance(scope, Select) else select(Deliverable.id).where(
-        Deliverable.id.in_(scope))
-    later = aliased(StatusChange)
-    session.execute(
+    ids: Any = scope if isinstance(scope, Select) else list(scope)
+    ordered = select(
+        StatusChange.id,
+        func.lead(StatusChange.effective_at).over(
+            partition_by=StatusChange.deliverable_id,
+            order_by=(StatusChange.effective_at, StatusChange.recorded_at, StatusChange.id),
+        ).label("next_at"),
+    ).where(StatusChange.deliverable_id.in_(ids)).subquery("ordered")
+    moved = session.execute(
         update(StatusChange)
-        .where(StatusChange.deliverable_id.in_(ids_in_scope))
-        .values(valid_to=select(func.min(later.effective_at)).where(
-            later.deliverable_id == StatusChange.deliverable_id,
-            tuple_(later.effective_at, later.recorded_at, later.id)
-            > tuple_(StatusChange.effective_at, StatusChange.recorded_at, StatusChange.id),
-        ).scalar_subquery())
+        .where(StatusChange.id == ordered.c.id,
+               StatusChange.valid_to.is_distinct_from(ordered.c.next_at))
+        .values(valid_to=ordered.c.next_at)
+        .returning(StatusChange.id, StatusChange.effective_at, StatusChange.valid_to)
         .execution_options(synchronize_session=False)
-    )
-    current = select(StatusChange).where(
-        StatusChange.deliverable_id == Deliverable.id, StatusChange.valid_to.is_(None)
-    ).correlate(Deliverable)
+    ).all()
+    if moved:
+        table = StatusChange.__table__
+        session.connection().execute(
+            update(table).where(table.c.id == bindparam("entry_id"))  # type: ignore[attr-defined]
+            .values(fork=bindparam("entry_fork")),
+            [{"entry_id": row.id, "entry_fork": fork_of(row.effective_at, row.valid_to)}
+             for row in moved],
+        )
     session.execute(
         update(Deliverable)
-        .where(Deliverable.id.in_(ids_in_scope))
-        .values(
-            status=current.with_only_columns(StatusChange.to_status).scalar_subquery(),
-            percent_complete=current.with_only_columns(
-                StatusChange.percent_complete).scalar_subquery(),
-        )
+        .where(Deliverable.id == StatusChange.deliverable_id, StatusChange.valid_to.is_(None),
+               Deliverable.id.in_(ids),
+               or_(Deliverable.status != StatusChange.to_status,
+                   Deliverable.percent_complete.is_distinct_from(
+                       StatusChange.percent_complete)))
+        .values(status=StatusChange.to_status, percent_complete=StatusChange.percent_complete)
         .execution_options(synchronize_session=False)
     )

@@ -28,7 +28,8 @@ from app.models import (
 )
 from app.models.types import utcnow
 from app.schemas.plan_file import PlanFile
-from app.services.history import record_changes, states_as_of
+from app.services import history
+from app.services.history import states_as_of
 from app.services.indicators import indicator_columns, latest_values
 from app.services.versioning import bump_data_version
 
@@ -218,6 +219,7 @@ def _upsert_deliverables(
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     changes: list[dict[str, Any]] = []
+    had_history: list[int] = []
     wanted_tags: dict[str, set[str]] = {}
     positions: dict[str, int] = {}
     for measure, spec in plan.deliverables():
@@ -229,6 +231,7 @@ def _upsert_deliverables(
         }
         wanted_state = (spec.status.value, spec.percent_complete)
         wanted_tags[spec.code] = set(spec.tags)
+        copies = {"measure_id": values["measure_id"], "weight": spec.weight}
         row = existing.get(spec.code)
         if row is None:
             inserts.append({"mandate_id": mandate_id, "code": spec.code, "version": 1,
@@ -236,7 +239,7 @@ def _upsert_deliverables(
                             "percent_complete": spec.percent_complete, **values})
             changes.append({"code": spec.code, "from_status": None,
                             "to_status": spec.status.value,
-                            "percent_complete": spec.percent_complete})
+                            "percent_complete": spec.percent_complete, **copies})
             continue
         status_differs = states[row.id] != wanted_state
         tags_differ = existing_tags.get(row.id, set()) != wanted_tags[spec.code]
@@ -247,11 +250,13 @@ def _upsert_deliverables(
             if status_differs:
                 changes.append({"code": spec.code, "from_status": states[row.id][0],
                                 "to_status": spec.status.value,
-                                "percent_complete": spec.percent_complete})
+                                "percent_complete": spec.percent_complete, **copies})
+                had_history.append(row.id)
         else:
             kind.unchanged += 1
     if inserts:
-        session.execute(insert(Deliverable), inserts)
+        # Core, not the ORM's bulk insert: one statement for all rows, whichever are null.
+        session.execute(insert(Deliverable.__table__), inserts)
     if updates:
         session.execute(update(Deliverable), updates)
     kind.created, kind.updated = len(inserts), len(updates)
@@ -260,14 +265,14 @@ def _upsert_deliverables(
     ids = {code: row_id for code, row_id in session.execute(
         select(Deliverable.code, Deliverable.id).where(Deliverable.mandate_id == mandate_id))}
     _sync_tags(session, ids, existing_tags, wanted_tags)
-    changed_ids = [ids[change["code"]] for change in changes]
-    scope: Any = changed_ids
-    if len(changed_ids) > BULK_SCOPE:
+    # New deliverables' first entries need no upkeep: only those that had history do.
+    scope: Any = had_history
+    if len(had_history) > BULK_SCOPE:
         scope = select(Deliverable.id).where(Deliverable.mandate_id == mandate_id)
-    record_changes(session, scope=scope, entries=[
-        {"deliverable_id": ids[change.pop("code")], **change, "changed_by": IMPORT_ACTOR,
-         "note": "imported from a plan file", "effective_at": effective_at,
-         "evidence_url": None, "recorded_at": now}
+    history.record_changes(session, scope=scope, entries=[
+        {"deliverable_id": ids[change.pop("code")], "mandate_id": mandate_id, **change,
+         "changed_by": IMPORT_ACTOR, "note": "imported from a plan file",
+         "effective_at": effective_at, "evidence_url": None, "recorded_at": now}
         for change in changes
     ])
     report.status_changes = len(changes)

@@ -8,22 +8,31 @@ are sums of their measures' sums.
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import Float, Select, String, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
-from app.models import ActionLine, Deliverable, DeliverableTag, Mandate, Measure, Status
+from app.models import (
+    ActionLine,
+    Deliverable,
+    DeliverableTag,
+    Mandate,
+    Measure,
+    Status,
+    StatusChange,
+)
 from app.models.types import utcnow
 from app.services.attainment import DEFAULT_THRESHOLDS, Thresholds
 from app.services.deliverables import DeliverableFilter, apply_filter
-from app.services.history import states_as_of
+from app.services.history import in_effect_branches, states_as_of
 from app.services.indicators import indicator_views
 from app.services.rollup import (
     COMPLETION_RATE_FORMULA,
     PROGRESS_FORMULA,
     SCORE_RULE,
+    STATUSES,
     Policy,
     Totals,
     sum_totals,
@@ -47,44 +56,162 @@ def policy_of(mandate: Mandate) -> Policy:
                   not_achieved_counts=mandate.not_achieved_counts)
 
 
+Group = Literal["mandate", "line", "measure", "tag"]
+"""What a rollup query groups by: nothing, action line, measure or tag."""
+
+
+def _others(query: ProgressQuery) -> DeliverableFilter | None:
+    """The filters other than status, or None when there are none."""
+    others = replace(query.where, statuses=())
+    return None if others == DeliverableFilter(mandate_id=query.where.mandate_id) else others
+
+
+def _statuses(query: ProgressQuery) -> list[str]:
+    return [s.value for s in query.where.statuses]
+
+
 def _scoped_states(query: ProgressQuery) -> tuple[Any, Any]:
-    """The deliverable states in scope, and the condition that narrows them."""
+    """The deliverable states in scope (a subquery), and the conditions that narrow them."""
     state = states_as_of(query.where.mandate_id, query.as_of, query.known_at)
     conditions = []
     if query.where.statuses:
-        conditions.append(state.c.status.in_([s.value for s in query.where.statuses]))
-    others = replace(query.where, statuses=())
-    if others != DeliverableFilter(mandate_id=query.where.mandate_id):
+        conditions.append(state.c.status.in_(_statuses(query)))
+    others = _others(query)
+    if others is not None:
         ids = apply_filter(select(Deliverable.id).where(
             Deliverable.mandate_id == query.where.mandate_id), others)
         conditions.append(state.c.id.in_(ids))
     return state, conditions
 
 
+def _grouped(statement: Select[Any], group: Group, *, deliverable_id: Any, measure_id: Any
+             ) -> tuple[Select[Any], Any]:
+    """Add the grouping (and the join it needs) to a rollup statement; return it with the
+    key column, None for the whole mandate."""
+    if group == "measure":
+        return statement.add_columns(measure_id.label("key")).group_by(measure_id), True
+    if group == "line":
+        return (statement.add_columns(Measure.action_line_id.label("key"))
+                .join(Measure, Measure.id == measure_id).group_by(Measure.action_line_id), True)
+    if group == "tag":
+        return (statement.add_columns(DeliverableTag.tag.label("key"))
+                .join(DeliverableTag, DeliverableTag.deliverable_id == deliverable_id)
+                .group_by(DeliverableTag.tag), True)
+    return statement, False
+
+
+def rollup(session: Session, *, mandate: Mandate, query: ProgressQuery, group: Group
+           ) -> dict[Any, Totals]:
+    """Totals per group key (a measure or action line id, a tag; None for the mandate)
+    over the deliverables in scope, as they stand now or stood at ``query.as_of``.
+
+    Now: one aggregate over the deliverables (the covering index ix_deliverable_rollup).
+    At a past time: one aggregate over the history entries in effect then (found by
+    :func:`app.services.history.in_effect_branches`, which read nothing else), plus the
+    deliverables that had no entry yet, which count as not_started. With ``known_at``,
+    over the states rebuilt from what had been recorded by then."""
+    if query.as_of is not None and query.known_at is None:
+        return _rollup_in_time(session, mandate=mandate, query=query, group=group)
+    policy = policy_of(mandate)
+    if query.known_at is None:
+        d = Deliverable
+        statement = apply_filter(
+            select(*policy.columns(d.status, d.percent_complete, d.weight))
+            .where(d.mandate_id == mandate.id), query.where)
+        statement, keyed = _grouped(statement, group, deliverable_id=d.id,
+                                    measure_id=d.measure_id)
+    else:
+        state, conditions = _scoped_states(query)
+        statement = select(*policy.columns(state.c.status, state.c.percent_complete,
+                                           state.c.weight)).where(*conditions)
+        statement, keyed = _grouped(statement, group, deliverable_id=state.c.id,
+                                    measure_id=state.c.measure_id)
+    return {row.key if keyed else None: totals_from_row(row, policy)
+            for row in session.execute(statement)}
+
+
+def _rollup_in_time(session: Session, *, mandate: Mandate, query: ProgressQuery,
+                    group: Group) -> dict[Any, Totals]:
+    """:func:`rollup` at a past time: per key and status, the entries in effect then (a
+    count, Σ weight and Σ weight·score each, three additions a row); then every deliverable
+    in scope, of which those without an entry in effect count as not_started."""
+    assert query.as_of is not None and mandate.id is not None
+    policy = policy_of(mandate)
+    others = _others(query)
+    in_scope = (None if others is None else apply_filter(
+        select(Deliverable.id).where(Deliverable.mandate_id == mandate.id), others))
+    e = StatusChange
+    parts: list[Select[Any]] = []
+    for branch in in_effect_branches(mandate.id, query.as_of):
+        if in_scope is not None:
+            branch = [*branch, e.deliverable_id.in_(in_scope)]
+        statement, _keyed = _grouped(
+            select(literal(0).label("part"), e.to_status.label("status"),
+                   func.count().label("n"),
+                   func.coalesce(func.sum(e.weight), literal(0.0, Float)).label("w"),
+                   func.coalesce(func.sum(e.weight * policy.score_sql(
+                       e.to_status, e.percent_complete)), literal(0.0, Float)).label("ws"))
+            .where(*branch).group_by(e.to_status),
+            group, deliverable_id=e.deliverable_id, measure_id=e.measure_id)
+        parts.append(statement)
+    d = Deliverable
+    base = select(literal(1).label("part"), literal(None, String).label("status"),
+                  func.count().label("n"),
+                  func.coalesce(func.sum(d.weight), literal(0.0, Float)).label("w"),
+                  literal(0.0, Float).label("ws")).where(d.mandate_id == mandate.id)
+    if others is not None:
+        base = apply_filter(base, others)
+    base, keyed = _grouped(base, group, deliverable_id=d.id, measure_id=d.measure_id)
+    wanted = set(_statuses(query)) or {s.value for s in STATUSES}
+    totals: dict[Any, Totals] = {}
+    unmatched: dict[Any, list[float]] = {}
+    for row in session.execute(union_all(*parts, base)):
+        key = row.key if keyed else None
+        found = totals.get(key)
+        if found is None:
+            found = totals[key] = Totals()
+            unmatched[key] = [0, 0.0]
+        left = unmatched[key]
+        if row.part == 1:
+            left[0] += row.n
+            left[1] += row.w
+            continue
+        left[0] -= row.n
+        left[1] -= row.w
+        if row.status in wanted:
+            _add(found, policy, Status(row.status), row.n, row.w, row.ws)
+    if Status.not_started.value in wanted:
+        for key, (count, weight) in unmatched.items():
+            if count:
+                _add(totals[key], policy, Status.not_started, int(count), weight, 0.0)
+    return {key: found for key, found in totals.items() if found.deliverables}
+
+
+def _add(totals: Totals, policy: Policy, status: Status, count: int, weight: float,
+         weighted_score: float) -> None:
+    totals.by_status[status] += count
+    if status not in policy.excluded:
+        totals.counted += count
+        totals.weight_sum += weight
+        totals.weighted_score += weighted_score
+
+
 def measure_totals(session: Session, *, mandate: Mandate, query: ProgressQuery
                    ) -> dict[int, Totals]:
     """Totals per measure id over the deliverables in scope."""
-    state, conditions = _scoped_states(query)
-    policy = policy_of(mandate)
-    rows = session.execute(
-        select(state.c.measure_id,
-               *policy.columns(state.c.status, state.c.percent_complete, state.c.weight))
-        .where(*conditions).group_by(state.c.measure_id)
-    )
-    return {row.measure_id: totals_from_row(row) for row in rows}
+    return rollup(session, mandate=mandate, query=query, group="measure")
+
+
+def line_totals(session: Session, *, mandate: Mandate, query: ProgressQuery
+                ) -> dict[int, Totals]:
+    """Totals per action line id over the deliverables in scope: one aggregate."""
+    return rollup(session, mandate=mandate, query=query, group="line")
 
 
 def tag_totals(session: Session, *, mandate: Mandate, query: ProgressQuery
                ) -> dict[str, Totals]:
-    state, conditions = _scoped_states(query)
-    policy = policy_of(mandate)
-    rows = session.execute(
-        select(DeliverableTag.tag,
-               *policy.columns(state.c.status, state.c.percent_complete, state.c.weight))
-        .join(state, state.c.id == DeliverableTag.deliverable_id)
-        .where(*conditions).group_by(DeliverableTag.tag).order_by(DeliverableTag.tag)
-    )
-    return {row.tag: totals_from_row(row) for row in rows}
+    found = rollup(session, mandate=mandate, query=query, group="tag")
+    return {tag: found[tag] for tag in sorted(found)}
 
 
 def _explained_items(session: Session, *, mandate: Mandate, query: ProgressQuery
@@ -130,19 +257,27 @@ def _explain(policy: Policy, totals: Totals, items: list[dict[str, Any]]) -> dic
     }
 
 
-def _structure(session: Session, mandate: Mandate) -> tuple[list[Any], dict[int, list[Any]]]:
-    lines = session.execute(
-        select(ActionLine.id, ActionLine.code, ActionLine.title)
-        .where(ActionLine.mandate_id == mandate.id)
-        .order_by(ActionLine.position, ActionLine.code)
-    ).all()
+def _lines(session: Session, mandate: Mandate, code: str | None = None) -> list[Any]:
+    statement = (select(ActionLine.id, ActionLine.code, ActionLine.title)
+                 .where(ActionLine.mandate_id == mandate.id)
+                 .order_by(ActionLine.position, ActionLine.code))
+    if code is not None:
+        statement = statement.where(ActionLine.code == code)
+    return list(session.execute(statement))
+
+
+def _structure(session: Session, mandate: Mandate, code: str | None = None
+               ) -> tuple[list[Any], dict[int, list[Any]]]:
+    """The action lines (or the one named ``code``) and their measures, in order."""
+    lines = _lines(session, mandate, code)
+    statement = (select(Measure.id, Measure.action_line_id, Measure.code, Measure.title)
+                 .where(Measure.mandate_id == mandate.id).order_by(Measure.position, Measure.code))
+    if code is not None:
+        statement = statement.where(Measure.action_line_id.in_([line.id for line in lines]))
     measures_of: dict[int, list[Any]] = {}
-    for measure in session.execute(
-        select(Measure.id, Measure.action_line_id, Measure.code, Measure.title)
-        .where(Measure.mandate_id == mandate.id).order_by(Measure.position, Measure.code)
-    ):
+    for measure in session.execute(statement):
         measures_of.setdefault(measure.action_line_id, []).append(measure)
-    return list(lines), measures_of
+    return lines, measures_of
 
 
 def _node(code: str, title: str, totals: Totals, policy: Policy, query: ProgressQuery,
@@ -216,8 +351,8 @@ def mandate_progress(session: Session, *, mandate: Mandate, query: ProgressQuery
 
 def action_line_progress(session: Session, *, mandate: Mandate, code: str,
                          query: ProgressQuery) -> dict[str, Any]:
-    lines, measures_of = _structure(session, mandate)
-    line = next((line for line in lines if line.code == code), None)
+    lines, measures_of = _structure(session, mandate, code)
+    line = lines[0] if lines else None
     if line is None:
         raise NotFound(f"Mandate {mandate.code!r} has no action line {code!r}.")
     scoped = replace(query, where=replace(query.where, action_line=code))
@@ -259,12 +394,7 @@ def measure_progress(session: Session, *, mandate: Mandate, code: str, query: Pr
 
 def mandate_totals(session: Session, *, mandate: Mandate, query: ProgressQuery) -> Totals:
     """The mandate's totals alone: one aggregate row."""
-    state, conditions = _scoped_states(query)
-    row = session.execute(
-        select(*policy_of(mandate).columns(state.c.status, state.c.percent_complete,
-                                           state.c.weight)).where(*conditions)
-    ).one()
-    return totals_from_row(row)
+    return rollup(session, mandate=mandate, query=query, group="mandate").get(None, Totals())
 
 
 def series(session: Session, *, mandate: Mandate, points: list[datetime],
@@ -283,14 +413,18 @@ def series(session: Session, *, mandate: Mandate, points: list[datetime],
 
 def compare(session: Session, *, mandates: list[Mandate], query: ProgressQuery
             ) -> dict[str, Any]:
-    """Several mandates' totals and action lines side by side."""
+    """Several mandates' totals and action lines side by side: one aggregate each."""
     compared = []
     for mandate in mandates:
         scoped = replace(query, where=replace(query.where, mandate_id=mandate.id or 0))
-        full = mandate_progress(session, mandate=mandate, query=scoped)
+        per_line = line_totals(session, mandate=mandate, query=scoped)
+        lines = _lines(session, mandate)
+        line_totals_in_order = [per_line.get(line.id, Totals()) for line in lines]
         compared.append({
-            "mandate": full["mandate"], "policy": full["policy"], "totals": full["totals"],
-            "action_lines": [{key: line[key] for key in ("code", "title", "totals")}
-                             for line in full["action_lines"]],
+            "mandate": {"code": mandate.code, "title": mandate.title},
+            "policy": policy_of(mandate).as_dict(),
+            "totals": sum_totals(line_totals_in_order).as_dict(),
+            "action_lines": [{"code": line.code, "title": line.title, "totals": total.as_dict()}
+                             for line, total in zip(lines, line_totals_in_order, strict=True)],
         })
     return {"as_of": query.as_of or utcnow(), "mandates": compared}

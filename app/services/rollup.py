@@ -17,13 +17,19 @@ statement that tests and explanations use.
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, case, cast, func, literal
+from sqlalchemy import ColumnElement, Float, and_, case, cast, func, literal
 
 from app.models.enums import Status
 
 RATIO_DECIMALS = 4
+STATUSES = tuple(Status)
+"""The statuses in their order. Hot loops use these tuples: iterating an enum class, or
+reading a member's ``value``, costs a Python call each time."""
+STATUS_VALUES = tuple(s.value for s in STATUSES)
+COMPLETED = Status.completed
 
 FIXED_SCORES: Mapping[Status, float] = {
     Status.completed: 1.0,
@@ -47,12 +53,17 @@ class Policy:
     not_achieved_counts: bool = True
     """Whether not_achieved deliverables stay in the denominators (scoring 0)."""
 
-    @property
+    @cached_property
     def excluded(self) -> frozenset[Status]:
         """Statuses left out of every denominator."""
         if self.not_achieved_counts:
             return frozenset({Status.cancelled})
         return frozenset({Status.cancelled, Status.not_achieved})
+
+    @cached_property
+    def excluded_positions(self) -> tuple[int, ...]:
+        """Where the excluded statuses stand in :data:`STATUSES`."""
+        return tuple(i for i, status in enumerate(STATUSES) if status in self.excluded)
 
     def score(self, status: Status | str, percent_complete: float | None) -> float | None:
         """A deliverable's score in 0..1, or None when it is not counted."""
@@ -89,33 +100,43 @@ class Policy:
         whens += [(status == s.value, literal(v, Float)) for s, v in FIXED_SCORES.items() if v]
         return case(*whens, else_=literal(0.0, Float))
 
-    def columns(self, status: Any, percent_complete: Any, weight: Any
-                ) -> list[ColumnElement[Any]]:
-        """The aggregate columns of every rollup query, read back by :func:`totals_from_row`."""
-        counted = self.counted_sql(status)
+    def columns(self, status: Any, percent_complete: Any, weight: Any,
+                where: ColumnElement[bool] | None = None) -> list[ColumnElement[Any]]:
+        """The aggregate columns of every rollup query, read back by :func:`totals_from_row`,
+        over the rows that also meet ``where``.
+
+        Each is a plain aggregate with a FILTER clause (the database skips the rows it does
+        not take instead of adding zeros), and how many are counted follows from the counts
+        per status, so a row costs a few comparisons and three additions."""
+
+        def only(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+            return condition if where is None else and_(condition, where)
+
+        scored = status.in_([Status.completed.value, Status.in_progress.value])
         columns: list[ColumnElement[Any]] = [
-            func.coalesce(func.sum(case((counted, 1), else_=0)), 0).label("n_counted"),
-            func.coalesce(func.sum(case((counted, weight), else_=0.0)), 0.0).label("weight_sum"),
-            func.coalesce(func.sum(case(
-                (counted, weight * self.score_sql(status, percent_complete)), else_=0.0)),
-                0.0).label("weighted_score"),
+            func.count().filter(only(status == value)).label(column)
+            for value, (_status, column) in zip(STATUS_VALUES, COUNT_COLUMNS, strict=True)
         ]
         columns += [
-            func.coalesce(func.sum(case((status == s.value, 1), else_=0)), 0).label(
-                f"n_{s.value}")
-            for s in Status
+            func.coalesce(func.sum(weight).filter(only(self.counted_sql(status))),
+                          literal(0.0, Float)).label("weight_sum"),
+            func.coalesce(func.sum(weight * self.score_sql(status, percent_complete)).filter(
+                only(scored)), literal(0.0, Float)).label("weighted_score"),
         ]
         return columns
 
 
 DEFAULT_POLICY = Policy()
+COUNT_COLUMNS = tuple((status, f"n_{value}") for status, value in zip(STATUSES, STATUS_VALUES,
+                                                                      strict=True))
+COUNT_NAMES = tuple(column for _status, column in COUNT_COLUMNS)
 
 
 @dataclass
 class Totals:
     """Sums over a set of deliverables; add them up to roll a level into its parent."""
 
-    by_status: dict[Status, int] = field(default_factory=lambda: dict.fromkeys(Status, 0))
+    by_status: dict[Status, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
     counted: int = 0
     weight_sum: float = 0.0
     weighted_score: float = 0.0
@@ -128,7 +149,7 @@ class Totals:
     def completion_rate(self) -> float | None:
         if self.counted == 0:
             return None
-        return round(self.by_status[Status.completed] / self.counted, RATIO_DECIMALS)
+        return round(self.by_status[COMPLETED] / self.counted, RATIO_DECIMALS)
 
     @property
     def progress(self) -> float | None:
@@ -137,28 +158,38 @@ class Totals:
         return round(self.weighted_score / self.weight_sum, RATIO_DECIMALS)
 
     def __add__(self, other: "Totals") -> "Totals":
-        return Totals(
-            by_status={s: self.by_status[s] + other.by_status[s] for s in Status},
-            counted=self.counted + other.counted,
-            weight_sum=self.weight_sum + other.weight_sum,
-            weighted_score=self.weighted_score + other.weighted_score,
-        )
+        total = Totals(by_status=dict(self.by_status), counted=self.counted,
+                       weight_sum=self.weight_sum, weighted_score=self.weighted_score)
+        total.add(other)
+        return total
+
+    def add(self, other: "Totals") -> None:
+        """Add ``other`` in place."""
+        mine, theirs = self.by_status, other.by_status
+        for status in STATUSES:
+            mine[status] += theirs[status]
+        self.counted += other.counted
+        self.weight_sum += other.weight_sum
+        self.weighted_score += other.weighted_score
 
     def as_dict(self) -> dict[str, Any]:
+        by_status = self.by_status
         return {
-            "deliverables": self.deliverables,
-            "by_status": {s.value: self.by_status[s] for s in Status},
+            "deliverables": sum(by_status.values()),
+            "by_status": {value: by_status[status]
+                          for status, value in zip(STATUSES, STATUS_VALUES, strict=True)},
             "completion_rate": self.completion_rate,
             "progress": self.progress,
         }
 
 
-def totals_from_row(row: Any) -> Totals:
-    """Totals from a row selected with :meth:`Policy.columns`."""
+def totals_from_row(row: Any, policy: Policy = DEFAULT_POLICY) -> Totals:
+    """Totals from a row selected with :meth:`Policy.columns` under ``policy``."""
     mapping = row._mapping
+    counts = [int(mapping[column]) for column in COUNT_NAMES]
     return Totals(
-        by_status={s: int(mapping[f"n_{s.value}"]) for s in Status},
-        counted=int(mapping["n_counted"]),
+        by_status=dict(zip(STATUSES, counts, strict=True)),
+        counted=sum(counts) - sum(counts[i] for i in policy.excluded_positions),
         weight_sum=float(mapping["weight_sum"]),
         weighted_score=float(mapping["weighted_score"]),
     )
@@ -182,5 +213,5 @@ def totals_of(items: Iterable[tuple[Status | str, float | None, float]],
 def sum_totals(parts: Iterable[Totals]) -> Totals:
     total = Totals()
     for part in parts:
-        total = total + part
+        total.add(part)
     return total

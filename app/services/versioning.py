@@ -1,29 +1,109 @@
-"""Each mandate's data version: bumped by every write, the key of its cache validators."""
+"""Each mandate's data version: bumped by every write, the key of its cache validators and
+of the answers cached from it."""
 
 import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import (
+    Connection,
+    Date,
+    Integer,
+    String,
+    bindparam,
+    event,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
+from app.errors import NotFound
 from app.models import Mandate
+from app.models.types import UTCDateTime
+
+PENDING_BUMPS = "planpulse_pending_version_bumps"
 
 
 def bump_data_version(session: Session, *, mandate_id: int) -> None:
-    """Call once per write transaction, last, so that the row lock is held briefly."""
-    session.execute(
-        update(Mandate).where(Mandate.id == mandate_id)
-        .values(data_version=Mandate.data_version + 1)
-        .execution_options(synchronize_session=False)
-    )
+    """Bump the mandate's data version in this transaction.
+
+    The UPDATE itself runs when the session commits, just before COMMIT: every writer to
+    the mandate queues on that row's lock, so it is taken last and held for the commit
+    alone (the bump is still part of the transaction, so the new data and the new version
+    become visible together)."""
+    session.info.setdefault(PENDING_BUMPS, set()).add(mandate_id)
 
 
-def entity_tag(mandate: Mandate, *parts: str) -> str:
-    """A weak ETag for a view of the mandate: its data version and what the view asked for.
+@event.listens_for(Session, "before_commit")
+def _bump_pending(session: Session) -> None:
+    pending = session.info.pop(PENDING_BUMPS, None)
+    for mandate_id in sorted(pending or ()):  # one order for every writer: no deadlock
+        session.execute(
+            update(Mandate).where(Mandate.id == mandate_id)
+            .values(data_version=Mandate.data_version + 1)
+            .execution_options(synchronize_session=False)
+        )
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_pending(session: Session, _previous_transaction: Any) -> None:
+    session.info.pop(PENDING_BUMPS, None)
+
+
+@dataclass(frozen=True)
+class MandateVersion:
+    """What validating a cached view of a mandate needs: one small row."""
+
+    id: int
+    code: str
+    data_version: int
+    created_at: datetime
+    start_date: date
+    end_date: date
+
+    @property
+    def key(self) -> tuple[int, int, datetime]:
+        """Names this state of the mandate's data, across processes (created_at tells a
+        mandate from one deleted and created again under the same id)."""
+        return self.id, self.data_version, self.created_at
+
+
+VERSIONS = text(
+    "SELECT id, code, data_version, created_at, start_date, end_date FROM mandate "
+    "WHERE code IN :codes"
+).bindparams(bindparam("codes", expanding=True)).columns(
+    id=Integer, code=String, data_version=Integer, created_at=UTCDateTime, start_date=Date,
+    end_date=Date)
+"""Written once: building and compiling a statement per request would cost more than
+running it."""
+
+
+def current_versions(connection: Connection, codes: Sequence[str]) -> list[MandateVersion]:
+    """The mandates named, in that order, as the database has them now: one indexed query.
+    404 for the first one that does not exist."""
+    found = {row.code: MandateVersion(*row) for row in connection.execute(
+        VERSIONS, {"codes": [code for code in codes if "\x00" not in code]})}
+    for code in codes:
+        if code not in found:
+            raise NotFound(f"There is no mandate {code!r}.")
+    return [found[code] for code in codes]
+
+
+def tag_for(mandate_id: int | None, data_version: int, *parts: str) -> str:
+    """A weak ETag for a view of a mandate: its data version and what the view asked for.
 
     Weak, because a view "as of now" says what time it is, while meaning the same data.
     """
     digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
-    return f'W/"{mandate.id}.{mandate.data_version}.{digest}"'
+    return f'W/"{mandate_id}.{data_version}.{digest}"'
+
+
+def entity_tag(mandate: Mandate, *parts: str) -> str:
+    return tag_for(mandate.id, mandate.data_version, *parts)
 
 
 def matches(if_none_match: str | None, etag: str) -> bool:
@@ -31,3 +111,59 @@ def matches(if_none_match: str | None, etag: str) -> bool:
         return False
     offered = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
     return "*" in offered or etag.removeprefix("W/") in offered
+
+
+@dataclass(frozen=True)
+class CachedAnswer:
+    """An encoded answer. When it says what time it is, that time is spliced in between
+    ``head`` and ``tail`` as it is served."""
+
+    etag: str
+    head: bytes
+    tail: bytes | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.head) + len(self.tail or b"")
+
+    def body(self, now: bytes) -> bytes:
+        return self.head if self.tail is None else self.head + now + self.tail
+
+
+class AnswerCache:
+    """Answers by what was asked and the data versions they were computed from: a bounded
+    LRU, safe across threads.
+
+    A key names the versions, so an entry never needs invalidating: a write anywhere bumps
+    the version in the database, the next request reads it, and asks for another key; the
+    old entry ages out. That holds across any number of processes sharing the database."""
+
+    def __init__(self, *, max_entries: int, max_bytes: int) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[Hashable, CachedAnswer] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> CachedAnswer | None:
+        with self._lock:
+            answer = self._entries.get(key)
+            if answer is not None:
+                self._entries.move_to_end(key)
+            return answer
+
+    def put(self, key: Hashable, answer: CachedAnswer) -> None:
+        if self.max_entries <= 0 or answer.size > self.max_bytes:
+            return
+        with self._lock:
+            previous = self._entries.pop(key, None)
+            if previous is not None:
+                self._bytes -= previous.size
+            self._entries[key] = answer
+            self._bytes += answer.size
+            while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
+                _key, oldest = self._entries.popitem(last=False)
+                self._bytes -= oldest.size
+
+    def __len__(self) -> int:
+        return len(self._entries)

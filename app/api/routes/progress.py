@@ -2,19 +2,31 @@
 
 Every answer carries a weak ETag built on the mandate's data version; a request that sends
 it back in If-None-Match gets 304 without the rollup being computed again.
+
+These routes are the dashboards' polling path, so they are written to cost little when
+nothing has changed: they are coroutines whose dependencies need neither a thread nor a
+database session (a public read has no token to look up), and they read the mandates'
+versions with one small query. A matching If-None-Match then gets its 304; otherwise the
+answer computed for those versions is served from the process's cache, and only a miss
+opens a session to compute it (docs/performance.md).
 """
 
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from app.api.deps import MandateDep, Reader, SessionDep, SettingsDep, api_router
+from app.api.deps import api_router, current_token
+from app.db import reading, unit_of_work
 from app.errors import FieldError, InvalidInput
-from app.models import Mandate, Status
+from app.models import ApiToken, Mandate, Role, Status
+from app.models.types import utcnow
 from app.schemas.api import (
     ActionLineProgressOut,
     CompareOut,
@@ -24,47 +36,61 @@ from app.schemas.api import (
 )
 from app.schemas.text import CleanText
 from app.services import progress as service
+from app.services import tokens
 from app.services.attainment import Thresholds
 from app.services.deliverables import DeliverableFilter
 from app.services.lookup import get_mandate
 from app.services.periods import END_OF_DAY, Interval, interval_ends, parse_instant
-from app.services.versioning import entity_tag, matches
+from app.services.versioning import (
+    AnswerCache,
+    CachedAnswer,
+    MandateVersion,
+    current_versions,
+    matches,
+    tag_for,
+)
 
 router = api_router(prefix="/api/v1", tags=["progress"])
 
 CACHE_CONTROL = "no-cache"  # store, but ask again each time: a 304 costs almost nothing
 NOT_MODIFIED = {304: {"description": "Not modified since the ETag sent in If-None-Match"}}
 IfNoneMatch = Annotated[str | None, Header(description="An ETag from an earlier answer.")]
+NOW = "\x1fplanpulse-now\x1f"
+"""Stands for the answer's "as_of" when it is the time of the request: spliced in as served."""
 
 
+async def reader(request: Request) -> ApiToken | None:
+    """The Reader rule (app.api.deps) without a thread or a session when there is no token
+    to look up."""
+    settings = request.app.state.settings
+    if "authorization" not in request.headers and settings.public_read:
+        return None
+    return await run_in_threadpool(_authenticated_reader, request)
+
+
+reader.required_role = Role.viewer  # type: ignore[attr-defined]  # read by the access tests
+
+
+def _authenticated_reader(request: Request) -> ApiToken | None:
+    with unit_of_work(reading(request.app.state.engine)) as session:
+        token = current_token(request, session)
+        tokens.require_role(token, Role.viewer,
+                            public_read=request.app.state.settings.public_read)
+        return token
+
+
+Reader = Annotated[ApiToken | None, Depends(reader)]
+
+
+@dataclass
 class ProgressParams:
-    """The query parameters every progress endpoint takes."""
+    """The query parameters every progress endpoint takes, parsed."""
 
-    def __init__(
-        self,
-        as_of: Annotated[str | None, Query(
-            description="A date (end of that day, UTC) or an ISO 8601 time: the figures as "
-            "they stood then, rebuilt from the status history.",
-            examples=["2020-12-31"])] = None,
-        known_at: Annotated[str | None, Query(
-            description="Only history recorded by then: reproduces an old report exactly, "
-            "whatever was corrected later.")] = None,
-        explain: Annotated[bool, Query(
-            description="Add the formula, policy, weights and the deliverables counted or "
-            "left out to every node.")] = False,
-        status: Annotated[list[Status] | None, Query()] = None,
-        action_line: Annotated[CleanText | None, Query()] = None,
-        measure: Annotated[CleanText | None, Query()] = None,
-        tag: Annotated[CleanText | None, Query(examples=["gender"])] = None,
-        owner: Annotated[CleanText | None, Query()] = None,
-        q: Annotated[CleanText | None, Query(max_length=200)] = None,
-    ) -> None:
-        self.as_of = parse_instant(as_of, field="as_of") if as_of else None
-        self.known_at = parse_instant(known_at, field="known_at") if known_at else None
-        self.explain = explain
-        self.thresholds = Thresholds()
-        self.filters = {"statuses": tuple(status or ()), "action_line": action_line,
-                        "measure": measure, "tag": tag, "owner": owner, "q": q}
+    as_of: datetime | None = None
+    known_at: datetime | None = None
+    explain: bool = False
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    filters: dict[str, Any] = field(default_factory=dict)
 
     def query(self, mandate: Mandate) -> service.ProgressQuery:
         return service.ProgressQuery(
@@ -73,11 +99,34 @@ class ProgressParams:
             thresholds=self.thresholds)
 
 
-def progress_params(params: Annotated[ProgressParams, Depends()], settings: SettingsDep
-                    ) -> ProgressParams:
-    params.thresholds = Thresholds(on_track=settings.attainment_on_track,
-                                   at_risk=settings.attainment_at_risk)
-    return params
+async def progress_params(
+    request: Request,
+    as_of: Annotated[str | None, Query(
+        description="A date (end of that day, UTC) or an ISO 8601 time: the figures as "
+        "they stood then, rebuilt from the status history.",
+        examples=["2020-12-31"])] = None,
+    known_at: Annotated[str | None, Query(
+        description="Only history recorded by then: reproduces an old report exactly, "
+        "whatever was corrected later.")] = None,
+    explain: Annotated[bool, Query(
+        description="Add the formula, policy, weights and the deliverables counted or "
+        "left out to every node.")] = False,
+    status: Annotated[list[Status] | None, Query()] = None,
+    action_line: Annotated[CleanText | None, Query()] = None,
+    measure: Annotated[CleanText | None, Query()] = None,
+    tag: Annotated[CleanText | None, Query(examples=["gender"])] = None,
+    owner: Annotated[CleanText | None, Query()] = None,
+    q: Annotated[CleanText | None, Query(max_length=200)] = None,
+) -> ProgressParams:
+    settings = request.app.state.settings
+    return ProgressParams(
+        as_of=parse_instant(as_of, field="as_of") if as_of else None,
+        known_at=parse_instant(known_at, field="known_at") if known_at else None,
+        explain=explain,
+        thresholds=Thresholds(on_track=settings.attainment_on_track,
+                              at_risk=settings.attainment_at_risk),
+        filters={"statuses": tuple(status or ()), "action_line": action_line,
+                 "measure": measure, "tag": tag, "owner": owner, "q": q})
 
 
 ParamsDep = Annotated[ProgressParams, Depends(progress_params)]
@@ -91,57 +140,128 @@ def _utc_text(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def _cached(request: Request, mandates: list[Mandate], if_none_match: str | None,
-            build: Any, *resolved: str) -> Response:
-    """Answer 304 when the client's ETag is current, else build the answer.
+def _cache(request: Request) -> AnswerCache:
+    cache: AnswerCache | None = getattr(request.app.state, "answer_cache", None)
+    if cache is None:
+        settings = request.app.state.settings
+        cache = request.app.state.answer_cache = AnswerCache(
+            max_entries=settings.rollup_cache_entries,
+            max_bytes=settings.rollup_cache_mb * 1024 * 1024)
+    return cache
 
-    The ETag covers the data versions, the query string and ``resolved``: whatever the
-    answer depends on beyond them (a default end date that moves with today, say)."""
-    etag = entity_tag(mandates[0], request.url.path, str(request.url.query), *resolved,
-                      *(f"{m.id}.{m.data_version}" for m in mandates[1:]))
+
+def _versions(request: Request, codes: list[str]) -> list[MandateVersion]:
+    engine = getattr(request.app.state, "reading_engine", None)
+    if engine is None:
+        engine = request.app.state.reading_engine = reading(request.app.state.engine)
+    with engine.connect() as connection:
+        return current_versions(connection, codes)
+
+
+Build = Callable[[Session, list[Mandate]], dict[str, Any]]
+
+
+async def _answer(request: Request, codes: list[str], params: ProgressParams,
+                  if_none_match: str | None, build: Build,
+                  resolve: Callable[[MandateVersion], tuple[str, ...]] = lambda _m: ()
+                  ) -> Response:
+    """304 when the client's ETag is current; else the answer for the current data
+    versions, from the cache or computed once.
+
+    The ETag covers the data versions, the query string and what ``resolve`` names:
+    whatever the answer depends on beyond them (a default end date that moves with today,
+    say)."""
+    if request.app.state.engine.dialect.name == "sqlite":
+        # A read of one row from a local file (WAL: never waits for a writer) costs less
+        # than the hop to a worker thread and back.
+        versions = _versions(request, codes)
+    else:
+        versions = await run_in_threadpool(_versions, request, codes)
+    resolved = resolve(versions[0])
+    etag = _etag(request, versions, resolved)
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
     if matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)
-    body = jsonable_encoder(build(), custom_encoder={datetime: _utc_text})
-    return JSONResponse(body, headers=headers)
+    cache = _cache(request)
+    key = (request.url.path, request.url.query, resolved, date.today(),
+           *(version.key for version in versions))
+    answer = cache.get(key)
+    if answer is None:
+        answer, key = await run_in_threadpool(_compute, request, codes, params, build, resolve)
+        cache.put(key, answer)
+    now = json.dumps(_utc_text(utcnow())).encode()
+    return Response(answer.body(now), media_type="application/json",
+                    headers={"ETag": answer.etag, "Cache-Control": CACHE_CONTROL})
+
+
+def _etag(request: Request, versions: list[MandateVersion], resolved: tuple[str, ...]) -> str:
+    first = versions[0]
+    return tag_for(first.id, first.data_version, request.url.path, str(request.url.query),
+                   *resolved, *(f"{v.id}.{v.data_version}" for v in versions[1:]))
+
+
+def _compute(request: Request, codes: list[str], params: ProgressParams, build: Build,
+             resolve: Callable[[MandateVersion], tuple[str, ...]]
+             ) -> tuple[CachedAnswer, tuple[Any, ...]]:
+    """Compute the answer in one read transaction, and name it by the versions that
+    transaction saw (the client gets the ETag of what it is sent)."""
+    with unit_of_work(reading(request.app.state.engine)) as session:
+        mandates = [get_mandate(session, code=code) for code in codes]
+        body = build(session, mandates)
+    versions = [MandateVersion(m.id or 0, m.code, m.data_version, m.created_at, m.start_date,
+                               m.end_date) for m in mandates]
+    resolved = resolve(versions[0])
+    if params.as_of is None:
+        body["as_of"] = NOW
+    text = json.dumps(jsonable_encoder(body, custom_encoder={datetime: _utc_text}),
+                      ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+    data = text.encode()
+    marker = json.dumps(NOW).encode()
+    head, found, tail = data.partition(marker)
+    answer = CachedAnswer(_etag(request, versions, resolved), head, tail if found else None)
+    key = (request.url.path, request.url.query, resolved, date.today(),
+           *(version.key for version in versions))
+    return answer, key
 
 
 @router.get("/mandates/{mandate}/progress", response_model=MandateProgress,
             responses=NOT_MODIFIED)
-def mandate_progress(mandate: MandateDep, session: SessionDep, _reader: Reader,
-                     params: ParamsDep, request: Request,
-                     if_none_match: IfNoneMatch = None) -> Response:
+async def mandate_progress(mandate: str, _reader: Reader, params: ParamsDep, request: Request,
+                           if_none_match: IfNoneMatch = None) -> Response:
     """Counts, completion rate and weighted progress of the mandate, per action line and
     measure, and per tag (formulas in docs/rollups.md)."""
-    return _cached(request, [mandate], if_none_match, lambda: service.mandate_progress(
-        session, mandate=mandate, query=params.query(mandate)))
+    return await _answer(request, [mandate], params, if_none_match,
+                         lambda session, found: service.mandate_progress(
+                             session, mandate=found[0], query=params.query(found[0])))
 
 
 @router.get("/mandates/{mandate}/action-lines/{code}/progress",
             response_model=ActionLineProgressOut, responses=NOT_MODIFIED)
-def action_line_progress(mandate: MandateDep, code: str, session: SessionDep,
-                         _reader: Reader, params: ParamsDep, request: Request,
-                         if_none_match: IfNoneMatch = None) -> Response:
+async def action_line_progress(mandate: str, code: str, _reader: Reader, params: ParamsDep,
+                               request: Request, if_none_match: IfNoneMatch = None
+                               ) -> Response:
     """One action line's figures and its measures'."""
-    return _cached(request, [mandate], if_none_match, lambda: service.action_line_progress(
-        session, mandate=mandate, code=code, query=params.query(mandate)))
+    return await _answer(request, [mandate], params, if_none_match,
+                         lambda session, found: service.action_line_progress(
+                             session, mandate=found[0], code=code,
+                             query=params.query(found[0])))
 
 
 @router.get("/mandates/{mandate}/measures/{code}/progress",
             response_model=MeasureProgressOut, responses=NOT_MODIFIED)
-def measure_progress(mandate: MandateDep, code: str, session: SessionDep, _reader: Reader,
-                     params: ParamsDep, request: Request,
-                     if_none_match: IfNoneMatch = None) -> Response:
+async def measure_progress(mandate: str, code: str, _reader: Reader, params: ParamsDep,
+                           request: Request, if_none_match: IfNoneMatch = None) -> Response:
     """One measure's figures."""
-    return _cached(request, [mandate], if_none_match, lambda: service.measure_progress(
-        session, mandate=mandate, code=code, query=params.query(mandate)))
+    return await _answer(request, [mandate], params, if_none_match,
+                         lambda session, found: service.measure_progress(
+                             session, mandate=found[0], code=code,
+                             query=params.query(found[0])))
 
 
 @router.get("/mandates/{mandate}/progress/series", response_model=SeriesOut,
             responses=NOT_MODIFIED)
-def progress_series(
-    mandate: MandateDep, session: SessionDep, _reader: Reader, params: ParamsDep,
-    request: Request,
+async def progress_series(
+    mandate: str, _reader: Reader, params: ParamsDep, request: Request,
     start: Annotated[date | None, Query(alias="from", description="Default: the mandate's "
                                         "start.")] = None,
     end: Annotated[date | None, Query(alias="to", description="Default: the mandate's end, "
@@ -150,29 +270,40 @@ def progress_series(
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     """Burn-up chart points: totals at the end of each month, quarter or year."""
-    first = start or mandate.start_date
-    last = end or min(mandate.end_date, date.today())
-    points = interval_ends(first, last, interval)
-    return _cached(request, [mandate], if_none_match, lambda: service.series(
-        session, mandate=mandate, points=points, query=params.query(mandate)),
-        f"{first}..{last}")
+
+    def span(version: MandateVersion) -> tuple[date, date]:
+        return start or version.start_date, end or min(version.end_date, date.today())
+
+    def build(session: Session, found: list[Mandate]) -> dict[str, Any]:
+        first, last = span(MandateVersion(found[0].id or 0, found[0].code, 0,
+                                          found[0].created_at, found[0].start_date,
+                                          found[0].end_date))
+        return service.series(session, mandate=found[0],
+                              points=interval_ends(first, last, interval),
+                              query=params.query(found[0]))
+
+    def resolve(version: MandateVersion) -> tuple[str, ...]:
+        first, last = span(version)
+        return (f"{first}..{last}",)
+
+    return await _answer(request, [mandate], params, if_none_match, build, resolve)
 
 
-def _mandates(session: Session, codes: str) -> list[Mandate]:
+def _codes(codes: str) -> list[str]:
     wanted = [code.strip() for code in codes.split(",") if code.strip()]
     if not wanted:
         raise InvalidInput([FieldError("mandates", "name at least one mandate")])
-    return [get_mandate(session, code=code) for code in dict.fromkeys(wanted)]
+    return list(dict.fromkeys(wanted))
 
 
 @router.get("/progress", response_model=CompareOut, responses=NOT_MODIFIED)
-def compare_mandates(
-    session: SessionDep, _reader: Reader, params: ParamsDep, request: Request,
+async def compare_mandates(
+    _reader: Reader, params: ParamsDep, request: Request,
     mandates: Annotated[CleanText, Query(description="Codes, comma-separated.",
-                                   examples=["2018-2020,2021-2023"])],
+                                         examples=["2018-2020,2021-2023"])],
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     """Several mandates' totals and action lines side by side."""
-    chosen = _mandates(session, mandates)
-    return _cached(request, chosen, if_none_match, lambda: service.compare(
-        session, mandates=chosen, query=params.query(chosen[0])))
+    return await _answer(request, _codes(mandates), params, if_none_match,
+                         lambda session, found: service.compare(
+                             session, mandates=found, query=params.query(found[0])))

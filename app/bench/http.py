@@ -1,0 +1,179 @@
+"""A real server to measure over HTTP, and the clients that load it.
+
+The server is ``planpulse serve`` in a subprocess (its own interpreter, uvicorn, thread and
+connection pools), so that what is measured is what is deployed. The clients use the
+standard library's keep-alive HTTP client from threads of this process: light enough that
+the server, not the client, is what limits the rate.
+"""
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+SERVE = "from app.cli import app; app(prog_name='planpulse')"
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    port: int
+
+    def pids(self) -> list[int]:
+        """The server's process and its workers (uvicorn forks workers when there are
+        several)."""
+        children = []
+        try:
+            with open(f"/proc/{self.process.pid}/task/{self.process.pid}/children",
+                      encoding="ascii") as listing:
+                children = [int(pid) for pid in listing.read().split()]
+        except OSError:
+            pass
+        return [self.process.pid, *children]
+
+    def memory_mb(self, field_name: str = "VmHWM") -> float:
+        """The largest of the server processes' resident memory (VmHWM: the peak so far)."""
+        found = 0.0
+        for pid in self.pids():
+            try:
+                with open(f"/proc/{pid}/status", encoding="ascii") as status:
+                    for line in status:
+                        if line.startswith(field_name + ":"):
+                            found = max(found, int(line.split()[1]) / 1024)
+            except OSError:
+                continue
+        return found
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def serving(database_url: str, *, workers: int = 1, extra_env: dict[str, str] | None = None
+            ) -> Iterator[Server]:
+    port = free_port()
+    env = {**os.environ, "PLANPULSE_DATABASE_URL": database_url,
+           "PLANPULSE_LOG_LEVEL": "warning", **(extra_env or {})}
+    process = subprocess.Popen(
+        [sys.executable, "-c", SERVE, "serve", "--empty", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", str(workers)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = Server(process, port)
+    try:
+        _wait_until_up(server)
+        yield server
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+def _wait_until_up(server: Server, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            message = server.process.stderr.read().decode() if server.process.stderr else ""
+            raise RuntimeError(f"the server did not start:\n{message}")
+        try:
+            status, _headers, _body = request(server.port, "GET", "/healthz")
+            if status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("the server did not answer within a minute")
+
+
+def request(port: int, method: str, path: str, *, body: Any = None,
+            headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        payload = None if body is None else json.dumps(body)
+        sent = {**(headers or {})}
+        if payload is not None:
+            sent["Content-Type"] = "application/json"
+        connection.request(method, path, body=payload, headers=sent)
+        response = connection.getresponse()
+        data = response.read()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, data
+    finally:
+        connection.close()
+
+
+@dataclass
+class Load:
+    requests: int
+    seconds: float
+    statuses: Counter[int]
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def load(port: int, path: str, *, seconds: float, connections: int,
+         headers: dict[str, str] | None = None) -> Load:
+    """GET ``path`` over ``connections`` keep-alive connections for ``seconds``."""
+    statuses: Counter[int] = Counter()
+    lock = threading.Lock()
+    start = threading.Barrier(connections + 1)
+    stop_at = [0.0]
+
+    def worker() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        seen: Counter[int] = Counter()
+        start.wait()
+        while time.perf_counter() < stop_at[0]:
+            connection.request("GET", path, headers=headers or {})
+            response = connection.getresponse()
+            response.read()
+            seen[response.status] += 1
+        connection.close()
+        with lock:
+            statuses.update(seen)
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(connections)]
+    for thread in threads:
+        thread.start()
+    began = time.perf_counter()
+    stop_at[0] = began + seconds
+    start.wait()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    return Load(sum(statuses.values()), elapsed, statuses)
+
+
+def concurrently(count: int, work: Callable[[int], Any]) -> list[Any]:
+    """Run ``work(i)`` for i in range(count) on as many threads, started together."""
+    results: list[Any] = [None] * count
+    start = threading.Barrier(count)
+
+    def run(i: int) -> None:
+        start.wait()
+        results[i] = work(i)
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results

@@ -1,0 +1,101 @@
+"""The benchmark still works, and the figures it compares agree: every rollup equals the
+floor's numbers (and, as of a past time, the history replayed in Python), the import
+equals the raw insert, nothing written over HTTP is lost. Timings are the benchmark's
+business (docs/performance.md), never a test's.
+
+Also here: the history's interval tree and its copied columns, which the as_of figures
+rest on.
+"""
+
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session
+
+from app.bench import report
+from app.bench.run import run
+from app.models import Deliverable, StatusChange
+from app.services.bundled import bundled_plan
+from app.services.history import day_key, fork_of, fork_path
+from app.services.plan_import import import_plan
+from tests.conftest import POSTGRES_ADMIN_URL
+
+TINY = 0.002
+"""180 deliverables and 2,000 status changes: a few seconds per database."""
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_tiny_run_measures_every_figure_and_they_agree_with_the_floor(
+    backend: str, tmp_path: Path, postgres_reason: str | None
+) -> None:
+    if backend == "postgresql" and postgres_reason is not None:
+        pytest.skip(postgres_reason)
+    result = run(factor=TINY, backends=[backend], admin_url=POSTGRES_ADMIN_URL,
+                 workdir=tmp_path, echo=lambda _message: None)
+
+    names = [figure.name for figure in result.figures]
+    assert any(name.startswith("rollup: mandate") for name in names)
+    assert any(name.startswith("as_of rollup") for name in names)
+    assert any(name.startswith("import") for name in names)
+    assert any("304" in name for name in names)
+    assert any("memory" in name for name in names)
+    if backend == "postgresql":
+        assert any(name.startswith("status changes") for name in names)
+    wrong = [f"{f.database}: {f.name}" for f in result.figures if f.correct is False]
+    assert wrong == []
+    assert all(f.planpulse > 0 and f.floor > 0 for f in result.figures)
+    text = report.table(result.figures)
+    assert text.count("\n") == len(result.figures) + 1
+    document = report.document(result.figures, meta=result.meta)
+    assert document["scale"]["deliverables"] == 180
+    assert len(document["figures"]) == len(result.figures)
+
+
+def test_the_interval_tree_finds_exactly_the_entries_in_effect() -> None:
+    """For random intervals and times: an entry is found by its fork's range scan iff
+    effective_at <= T < valid_to (open intervals: valid_to None)."""
+    rng = random.Random(7)
+    start = datetime(1969, 6, 1, tzinfo=UTC)
+    for _ in range(4000):
+        begins = start + timedelta(seconds=rng.randrange(60 * 365 * 86400))
+        ends = (None if rng.random() < 0.2
+                else begins + timedelta(seconds=rng.choice([0, 1, 3600, 86400 * 3,
+                                                            rng.randrange(10**9)])))
+        moment = start + timedelta(seconds=rng.randrange(70 * 365 * 86400))
+        fork = fork_of(begins, ends)
+        key = day_key(moment)
+        left, right = fork_path(key)
+        found = ((fork == key and begins <= moment and (ends is None or ends > moment))
+                 or (fork in left and ends is not None and ends > moment)
+                 or (fork in right and begins <= moment))
+        assert found == (begins <= moment and (ends is None or moment < ends)), (
+            begins, ends, moment)
+
+
+def test_history_copies_follow_the_deliverable(session: Session, engine: Engine) -> None:
+    """Entries carry their deliverable's mandate, measure and weight: filled in when an
+    entry is written without them, and rewritten by any change of measure or weight, by
+    whatever writes it (the database's triggers)."""
+    import_plan(session, plan=bundled_plan())
+    session.commit()
+    deliverable = session.execute(
+        select(Deliverable).where(Deliverable.code == "L1M3D2")).scalar_one()
+    other_measure = session.execute(
+        select(Deliverable.measure_id).where(Deliverable.code == "L2M5D1")).scalar_one()
+    session.execute(update(Deliverable).where(Deliverable.id == deliverable.id)
+                    .values(weight=4.5, measure_id=other_measure))
+    session.execute(StatusChange.__table__.insert().values(  # type: ignore[attr-defined]
+        deliverable_id=deliverable.id, to_status="completed", changed_by="test",
+        effective_at=datetime(2021, 1, 1, tzinfo=UTC),
+        recorded_at=datetime(2021, 1, 1, tzinfo=UTC), valid_to=None))
+    session.commit()
+    copies = session.execute(
+        select(StatusChange.mandate_id, StatusChange.measure_id, StatusChange.weight,
+               func.count())
+        .where(StatusChange.deliverable_id == deliverable.id)
+        .group_by(StatusChange.mandate_id, StatusChange.measure_id, StatusChange.weight)
+    ).all()
+    assert copies == [(deliverable.mandate_id, other_measure, 4.5, 2)]
