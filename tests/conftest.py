@@ -7,11 +7,16 @@ the end. Where no server answers they are skipped with the reason, unless
 """
 
 import os
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
@@ -143,3 +148,31 @@ def make_client(engine: Engine, **settings: object) -> TestClient:
 def client(engine: Engine) -> Iterator[TestClient]:
     with make_client(engine) as test_client:
         yield test_client
+
+
+@contextmanager
+def serving(engine: Engine, **settings: Any) -> Iterator[str]:
+    """The app served over ``engine`` by a real uvicorn in a thread: its URL."""
+    application = create_app(settings=Settings(database_url=str(engine.url), **settings),
+                             engine=engine)
+    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=0,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the test server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_url(engine: Engine) -> Iterator[str]:
+    """A real HTTP server over the test database, for tests that need real concurrency
+    or a real browser."""
+    with serving(engine) as url:
+        yield url

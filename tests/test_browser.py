@@ -12,24 +12,19 @@ Playwright never downloads a browser here: it is pointed at the system's Chromiu
 
 import os
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from app.main import create_app
 from app.models import Role
 from app.reports.vocabulary import percent
 from app.services.bundled import bundled_plan
 from app.services.plan_import import import_plan
-from app.settings import Settings
 from tests.helpers import auth, new_token
 
 CHROMIUM = os.environ.get("PLANPULSE_TEST_CHROMIUM") or shutil.which("chromium") or (
@@ -66,23 +61,6 @@ def browser() -> Iterator[Any]:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
-
-
-@pytest.fixture
-def live_url(engine: Engine) -> Iterator[str]:
-    """The app served by a real uvicorn in a thread, over the test database."""
-    app = create_app(settings=Settings(database_url=str(engine.url)), engine=engine)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 class Problems:

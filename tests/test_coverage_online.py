@@ -4,16 +4,11 @@ and PostgreSQL; what only the service knows (history, evidence) comes from the d
 
 import json
 import re
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from click.testing import Result
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
@@ -22,46 +17,18 @@ from typer.testing import CliRunner
 from app.cli import app
 from app.coverage.config import Layer, merge, to_query
 from app.coverage.model import Severity, ThresholdsWhen
-from app.main import create_app
 from app.models import Role, Status
 from app.schemas.plan_file import parse_plan_text
 from app.services.bundled import bundled_plan
 from app.services.deliverable_writes import StatusUpdate, change_status, etag
 from app.services.lookup import get_deliverable, get_mandate
 from app.services.plan_import import import_plan
-from app.settings import Settings
-from tests.conftest import make_client
+from tests.conftest import make_client, serving
 from tests.helpers import DATA, auth, new_token
 
 GAPS = DATA / "coverage-gaps.yaml"
 CLEAN = DATA / "coverage-clean.yaml"
 MANDATE = "CITY-2024"
-
-
-@contextmanager
-def serving(engine: Engine, **settings: Any) -> Iterator[str]:
-    """A real HTTP server over ``engine`` in a thread (as in test_race.py)."""
-    application = create_app(settings=Settings(database_url=str(engine.url), **settings),
-                             engine=engine)
-    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=0,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
-@pytest.fixture
-def live_url(engine: Engine) -> Iterator[str]:
-    with serving(engine) as url:
-        yield url
 
 
 @pytest.fixture(autouse=True)

@@ -5,42 +5,19 @@ requests truly overlap; the database decides.
 """
 
 import threading
-import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import pytest
-import uvicorn
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from app.main import create_app
 from app.models import Deliverable, Role, StatusChange
 from app.services.bundled import bundled_plan
 from app.services.plan_import import import_plan
-from app.settings import Settings
 from tests.helpers import auth, new_token
 
 WRITERS = 32
-
-
-@pytest.fixture
-def live_url(engine: Engine) -> Iterator[str]:
-    app = create_app(settings=Settings(database_url=str(engine.url)), engine=engine)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 def test_one_writer_wins_the_others_get_412(engine: Engine, live_url: str) -> None:
