@@ -21,8 +21,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
-from app import migrate
+from app import db, migrate, settings
 from app.db import build_engine
 from app.main import create_app
 from app.models import metadata
@@ -176,3 +177,15 @@ def live_url(engine: Engine) -> Iterator[str]:
     or a real browser."""
     with serving(engine) as url:
         yield url
+
+
+@pytest.fixture
+def cli_runner(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    """A runner whose `planpulse` commands use the test database."""
+    monkeypatch.setenv("PLANPULSE_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    settings.get_settings.cache_clear()
+    db.get_engine.cache_clear()
+    yield CliRunner()
+    db.get_engine().dispose()
+    db.get_engine.cache_clear()
+    settings.get_settings.cache_clear()

@@ -3,7 +3,7 @@
 import copy
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,7 @@ from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from app import cli, db, settings
+from app import cli
 from app.models import (
     ActionLine,
     Deliverable,
@@ -315,18 +315,6 @@ def test_other_org_plan_has_its_owners_due_dates_weights_and_cancelled_items(
 
 
 # --- command line ------------------------------------------------------------------------------
-
-@pytest.fixture
-def cli_runner(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    """A runner whose `planpulse` commands use the test database."""
-    monkeypatch.setenv("PLANPULSE_DATABASE_URL", engine.url.render_as_string(hide_password=False))
-    settings.get_settings.cache_clear()
-    db.get_engine.cache_clear()
-    yield CliRunner()
-    db.get_engine().dispose()
-    db.get_engine.cache_clear()
-    settings.get_settings.cache_clear()
-
 
 def test_cli_import_then_export_round_trips_the_other_org_plan(
     cli_runner: CliRunner, session: Session, tmp_path: Path

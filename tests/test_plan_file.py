@@ -1,7 +1,7 @@
 """A bad plan file is refused whole, each problem named by its path, and nothing is written."""
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from app import cli, db, settings
+from app import cli
 from app.errors import InvalidInput
 from app.models import Role
 from app.schemas.plan_file import parse_plan_text, validate_plan
@@ -185,18 +185,6 @@ def test_every_problem_of_a_file_is_reported_at_once() -> None:
 
 
 # --- command line ---------------------------------------------------------------------------
-
-@pytest.fixture
-def cli_runner(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    """A runner whose `planpulse` commands use the test database."""
-    monkeypatch.setenv("PLANPULSE_DATABASE_URL", engine.url.render_as_string(hide_password=False))
-    settings.get_settings.cache_clear()
-    db.get_engine.cache_clear()
-    yield CliRunner()
-    db.get_engine().dispose()
-    db.get_engine.cache_clear()
-    settings.get_settings.cache_clear()
-
 
 def test_cli_refuses_a_bad_file_with_exit_2_and_writes_nothing(
     cli_runner: CliRunner, engine: Engine, session: Session, tmp_path: Path

@@ -4,7 +4,6 @@ import csv
 import io
 import re
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from app import cli, db, settings
+from app import cli
 from app.models import Role, Status
 from app.reports.build import (
     ImplementationRow,
@@ -234,17 +233,6 @@ def test_report_endpoint_parts_and_errors(client: TestClient) -> None:
 
 
 # The command line ---------------------------------------------------------------------------
-
-@pytest.fixture
-def cli_runner(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    monkeypatch.setenv("PLANPULSE_DATABASE_URL", engine.url.render_as_string(hide_password=False))
-    settings.get_settings.cache_clear()
-    db.get_engine.cache_clear()
-    yield CliRunner()
-    db.get_engine().dispose()
-    db.get_engine.cache_clear()
-    settings.get_settings.cache_clear()
-
 
 @pytest.mark.usefixtures("metropolis")
 def test_cli_report(cli_runner: CliRunner, tmp_path: Path) -> None:
