@@ -50,9 +50,7 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
 ) -> None:
     """Migrate the database to head, load the bundled plan into an empty one, and serve."""
-    import uvicorn
-
-    from app import migrate
+    from app import migrate, serving
     from app.services.bundled import load_bundled_plan_if_empty
     from app.settings import get_settings
 
@@ -67,8 +65,7 @@ def serve(
                 typer.echo(f"Loaded the bundled plan {report.mandate} "
                            f"({report.deliverables.created} deliverables).", err=True)
     engine.dispose()  # the server opens its own connections
-    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level=get_settings().log_level, proxy_headers=True)
+    serving.run(host=host, port=port, workers=workers, log_level=get_settings().log_level)
 
 
 @db_app.command("upgrade")
