@@ -134,16 +134,40 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
+VERIFY_ACCESS = "planpulse_verify_access"
+"""Where a route whose token is checked with its work (app.api.deps.Access) leaves that
+check, for the answers given before the work: an unreadable request."""
+
+
+def domain_problem(error: "PlanpulseError") -> JSONResponse:
+    extra = dict(error.extra)
+    if isinstance(error, InvalidInput):
+        extra["errors"] = [{"path": e.path, "message": e.message} for e in error.errors]
+    return problem(error.status_code, error.title, error.detail, **extra)
+
+
+async def _refused(request: Request) -> JSONResponse | None:
+    """401 or 403 when the caller may not use the route at all: that comes before what
+    is wrong with the request, as for every other route."""
+    verify = getattr(request.state, VERIFY_ACCESS, None)
+    if verify is None:
+        return None
+    try:
+        await verify()
+    except PlanpulseError as error:
+        return domain_problem(error)
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PlanpulseError)
     async def _domain(_request: Request, error: PlanpulseError) -> JSONResponse:
-        extra = dict(error.extra)
-        if isinstance(error, InvalidInput):
-            extra["errors"] = [{"path": e.path, "message": e.message} for e in error.errors]
-        return problem(error.status_code, error.title, error.detail, **extra)
+        return domain_problem(error)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, error: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
+        if (refused := await _refused(request)) is not None:
+            return refused
         errors = [_request_error(raw) for raw in error.errors()]
         return problem(
             422,
@@ -153,8 +177,10 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
         if error.status_code == 400:
+            if (refused := await _refused(request)) is not None:
+                return refused
             # The framework's own "error parsing the body" (bad UTF-8, nesting too deep):
             # the same answer as any other unreadable body.
             return problem(422, InvalidInput.title, "1 problem(s) in the request",

@@ -1,5 +1,7 @@
 """The FastAPI application: routers, error handlers and request limits."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -26,6 +28,7 @@ from app.db import build_engine
 from app.errors import install_error_handlers
 from app.limits import BodySizeLimit
 from app.settings import Settings, get_settings
+from app.version_watch import VersionWatch
 from app.web import badges, pages
 from app.web.templating import STATIC_DIR
 
@@ -53,11 +56,13 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
         docs_url=None,  # served below from local assets: no CDN at run time
         redoc_url=None,
         dependencies=[Depends(no_nul_in_path)],
+        lifespan=_lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine or build_engine(
         settings.database_url, pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow)
+    app.state.version_watch = VersionWatch(app.state.engine, enabled=settings.watch_versions)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     for router in ROUTERS:
@@ -66,6 +71,16 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
     _serve_docs(app)
     _document_problems(app)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    started = await app.state.version_watch.start()
+    try:
+        yield
+    finally:
+        if started:
+            await app.state.version_watch.stop()
 
 
 def _document_problems(app: FastAPI) -> None:

@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     rollup_cache_mb: int = Field(default=64, ge=0)
     """... and at most this much memory for them."""
 
+    watch_versions: bool = True
+    """Remember the mandates' data versions between requests and learn of changes from
+    the database (SQLite's data_version, PostgreSQL's NOTIFY) instead of asking on every
+    progress request; false: one query per request (docs/performance.md)."""
+
     attainment_on_track: float = Field(default=0.9, ge=0)
     """An indicator whose attainment ratio is at least this is on_track."""
 

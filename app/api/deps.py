@@ -1,7 +1,7 @@
 """Dependencies shared by the routes: the session, the caller's token, roles, paging."""
 
 from collections.abc import Callable, Coroutine, Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -10,13 +10,14 @@ from sqlalchemy.orm import Session
 
 from app.api import responses
 from app.db import reading, unit_of_work
-from app.errors import NotFound, Unauthorized
+from app.errors import VERIFY_ACCESS, NotFound, Unauthorized
 from app.models import ApiToken, Mandate, Role
 from app.services import tokens
 from app.services.lookup import get_mandate
 from app.settings import Settings
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+T = TypeVar("T")
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -58,14 +59,20 @@ SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def current_token(request: Request, session: SessionDep) -> ApiToken | None:
+def bearer_secret(request: Request) -> str | None:
+    """The secret of ``Authorization: Bearer <secret>``; None without the header."""
     header = request.headers.get("authorization")
     if header is None:
         return None
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise Unauthorized("Send the token as 'Authorization: Bearer <token>'.")
-    return tokens.authenticate(session, secret=secret.strip())
+    return secret.strip()
+
+
+def current_token(request: Request, session: SessionDep) -> ApiToken | None:
+    secret = bearer_secret(request)
+    return None if secret is None else tokens.authenticate(session, secret=secret)
 
 
 TokenDep = Annotated[ApiToken | None, Depends(current_token)]
@@ -85,6 +92,61 @@ def role_required(role: Role):  # type: ignore[no-untyped-def]
 Reader = Annotated[ApiToken | None, Depends(role_required(Role.viewer))]
 Editor = Annotated[ApiToken, Depends(role_required(Role.editor))]
 Admin = Annotated[ApiToken, Depends(role_required(Role.admin))]
+
+
+class Access:
+    """The caller's token, checked together with the route's work in one transaction on
+    one worker thread.
+
+    The dependencies above each take a thread of their own (session, token, role,
+    mandate, then the route and its commit): half a dozen hops per request, which cost
+    more than the database work of a status change. The hot write routes take an Access
+    instead and hand it all their work at once (docs/performance.md)."""
+
+    def __init__(self, request: Request, role: Role, secret: str) -> None:
+        self.request = request
+        self.role = role
+        self.secret = secret
+
+    async def run(self, work: Callable[[Session, ApiToken], T]) -> T:
+        """``work(session, token)`` in one transaction, committed before this returns
+        (before the answer leaves), rolled back if anything raises."""
+        return await run_in_threadpool(self._run, work)
+
+    async def verify(self) -> None:
+        """The token's check alone, for an answer given without the work (errors.py)."""
+        await run_in_threadpool(self._run, lambda _session, _token: None, read_only=True)
+
+    def _run(self, work: Callable[[Session, ApiToken], T], read_only: bool = False) -> T:
+        engine = self.request.app.state.engine
+        if read_only or self.request.method in READ_METHODS:
+            engine = reading(engine)
+        with unit_of_work(engine) as session:
+            token = tokens.authenticate(session, secret=self.secret)
+            tokens.require_role(token, self.role,
+                                public_read=self.request.app.state.settings.public_read)
+            return work(session, token)
+
+
+def access(role: Role) -> Callable[[Request], Coroutine[Any, Any, Access]]:
+    """A dependency giving the route an :class:`Access` for ``role`` (one that always
+    needs a token); no token: 401 at once, without a thread or the database."""
+    if role.rank <= Role.viewer.rank:
+        raise ValueError("an Access is for roles that need a token")
+
+    async def check(request: Request) -> Access:
+        secret = bearer_secret(request)
+        if secret is None:
+            raise Unauthorized(tokens.NO_TOKEN)
+        found = Access(request, role, secret)
+        setattr(request.state, VERIFY_ACCESS, found.verify)
+        return found
+
+    check.required_role = role  # type: ignore[attr-defined]  # read by the access tests
+    return check
+
+
+EditorAccess = Annotated[Access, Depends(access(Role.editor))]
 
 
 def mandate_from_path(mandate: str, session: SessionDep) -> Mandate:
@@ -110,7 +172,7 @@ class Paging:
 PagingDep = Annotated[Paging, Depends()]
 
 
-def no_nul_in_path(request: Request) -> None:
+async def no_nul_in_path(request: Request) -> None:
     """No stored code or name contains NUL, and PostgreSQL refuses to compare one: 404."""
     for value in request.path_params.values():
         if isinstance(value, str) and "\x00" in value:
@@ -119,7 +181,8 @@ def no_nul_in_path(request: Request) -> None:
 
 def api_router(**options: Any) -> APIRouter:
     """Every router of the app is made here, so that every route commits before it answers
-    and documents its problem+json errors."""
-    return APIRouter(route_class=CommitBeforeResponse,
+    (a ``route_class`` given must derive from :class:`CommitBeforeResponse`) and documents
+    its problem+json errors."""
+    return APIRouter(route_class=options.pop("route_class", CommitBeforeResponse),
                      responses={**responses.COMMON, **options.pop("responses", {})},
                      **options)

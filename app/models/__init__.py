@@ -13,6 +13,7 @@ from app.models.enums import (
 from app.models.indicator import Indicator, IndicatorTarget, IndicatorValue
 from app.models.plan import (
     ActionLine,
+    DataVersionBump,
     Deliverable,
     DeliverableTag,
     Mandate,
@@ -26,6 +27,7 @@ __all__ = [
     "Aggregation",
     "ApiToken",
     "AuditEvent",
+    "DataVersionBump",
     "Deliverable",
     "DeliverableEdit",
     "DeliverableTag",

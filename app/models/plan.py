@@ -58,6 +58,21 @@ class Mandate(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
+class DataVersionBump(SQLModel, table=True):
+    """A bump of a mandate's data version, asked for by a write and carried out by the
+    database: at commit on PostgreSQL (a deferred trigger), at once on SQLite; the row is
+    deleted as it is carried out (migration 0006).
+
+    Every writer to a mandate queues on its row's lock; taken at commit inside the
+    database, it is held for the commit alone, not for the application's round trips
+    around it (docs/performance.md)."""
+
+    __tablename__ = "data_version_bump"
+
+    id: int | None = Field(default=None, primary_key=True)
+    mandate_id: int = Field(nullable=False)
+
+
 class ActionLine(SQLModel, table=True):
     __tablename__ = "action_line"
     __table_args__ = (

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -152,16 +152,20 @@ def edit_fields(
     return WriteResult(deliverable, changed=True)
 
 
+_DELIVERABLES = Deliverable.__table__  # type: ignore[attr-defined]
+IF_UNCHANGED = update(_DELIVERABLES).where(
+    _DELIVERABLES.c.id == bindparam("target_id"),
+    _DELIVERABLES.c.version == bindparam("expected_version"))
+"""Built once and run in Core; the columns to set are the parameters named after them."""
+
+
 def _bump(session: Session, deliverable: Deliverable, now: datetime, **values: Any) -> None:
     """Apply ``values`` and a new version, only if nobody else has written since
     ``deliverable`` was read; the row lock taken here queues concurrent writers."""
     expected = deliverable.version
-    result = session.execute(
-        update(Deliverable)
-        .where(Deliverable.id == deliverable.id, Deliverable.version == expected)
-        .values(version=expected + 1, updated_at=now, **values)
-        .execution_options(synchronize_session=False)
-    )
+    result = session.connection().execute(IF_UNCHANGED, {
+        "target_id": deliverable.id, "expected_version": expected,
+        "version": expected + 1, "updated_at": now, **values})
     if result.rowcount != 1:
         session.refresh(deliverable)
         raise PreconditionFailed(

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -15,6 +15,7 @@ from app.models import (
     Status,
     StatusChange,
 )
+from app.services.lookup import deliverable_not_found, get_mandate
 
 SelectT = TypeVar("SelectT", bound=Select[Any])
 
@@ -113,14 +114,41 @@ def deliverable_row(session: Session, *, deliverable: Deliverable) -> Deliverabl
     return row
 
 
+ROW_BY_CODES = (
+    select(Deliverable, Measure.code, ActionLine.code, DeliverableTag.tag)
+    .join(Mandate, Mandate.id == Deliverable.mandate_id)
+    .join(Measure, Measure.id == Deliverable.measure_id)
+    .join(ActionLine, ActionLine.id == Measure.action_line_id)
+    .outerjoin(DeliverableTag, DeliverableTag.deliverable_id == Deliverable.id)
+    .where(Mandate.code == bindparam("mandate_code"), Deliverable.code == bindparam("code"))
+    .order_by(DeliverableTag.tag)
+)
+"""Built once: every write to a deliverable runs it."""
+
+
+def find_row(session: Session, *, mandate: str, code: str) -> DeliverableRow:
+    """A deliverable by its mandate's code and its own, with what the API shows of it
+    (its codes and tags), in one query; 404 naming whichever does not exist."""
+    found = session.execute(ROW_BY_CODES, {"mandate_code": mandate, "code": code}).all()
+    if not found:
+        get_mandate(session, code=mandate)  # 404 if the mandate is what does not exist
+        raise deliverable_not_found(mandate, code)
+    deliverable, measure_code, line_code, _tag = found[0]
+    return DeliverableRow(deliverable, line_code, measure_code,
+                          [tag for *_row, tag in found if tag is not None])
+
+
+_TAGS = DeliverableTag.__table__  # type: ignore[attr-defined]
+TAGS = select(_TAGS.c.deliverable_id, _TAGS.c.tag).where(
+    _TAGS.c.deliverable_id.in_(bindparam("of_deliverables", expanding=True))).order_by(_TAGS.c.tag)
+
+
 def attach_tags(session: Session, rows: list[DeliverableRow]) -> None:
     by_id = {row.deliverable.id: row for row in rows}
     if not by_id:
         return
-    for deliverable_id, tag in session.execute(
-        select(DeliverableTag.deliverable_id, DeliverableTag.tag)
-        .where(DeliverableTag.deliverable_id.in_(list(by_id))).order_by(DeliverableTag.tag)
-    ):
+    for deliverable_id, tag in session.connection().execute(
+        TAGS, {"of_deliverables": list(by_id)}):
         by_id[deliverable_id].tags.append(tag)
 
 

@@ -163,14 +163,23 @@ def state_at(session: Session, *, deliverable_id: int, as_of: datetime
     return (row[0], row[1]) if row else (Status.not_started.value, None)
 
 
+_ENTRIES = StatusChange.__table__  # type: ignore[attr-defined]
+# The statements of every status change, built once and run in Core: the ORM's work around
+# them cost more than the database's (docs/performance.md).
+CURRENT_ENTRY = select(
+    _ENTRIES.c.id, _ENTRIES.c.to_status, _ENTRIES.c.percent_complete, _ENTRIES.c.effective_at,
+    _ENTRIES.c.recorded_at,
+).where(_ENTRIES.c.deliverable_id == bindparam("of_deliverable"), _ENTRIES.c.valid_to.is_(None))
+CLOSE_ENTRY = update(_ENTRIES).where(_ENTRIES.c.id == bindparam("entry_id")).values(
+    valid_to=bindparam("closed_at"), fork=bindparam("closed_fork"))
+ADD_ENTRY = insert(_ENTRIES)
+
+
 def current_entry(session: Session, *, deliverable_id: int) -> Any:
     """The deliverable's entry in effect now (id, to_status, percent_complete, effective_at,
     recorded_at), or None when it has no history."""
-    return session.execute(
-        select(StatusChange.id, StatusChange.to_status, StatusChange.percent_complete,
-               StatusChange.effective_at, StatusChange.recorded_at)
-        .where(StatusChange.deliverable_id == deliverable_id, StatusChange.valid_to.is_(None))
-    ).first()
+    return session.connection().execute(CURRENT_ENTRY,
+                                        {"of_deliverable": deliverable_id}).first()
 
 
 ENTRY_COLUMNS = ("deliverable_id", "mandate_id", "measure_id", "weight", "from_status",
@@ -189,14 +198,12 @@ def append_entry(session: Session, *, entry: dict[str, Any], previous: Any) -> N
     """Append an entry that comes after every other of its deliverable (``previous`` is
     the entry in effect now, from :func:`current_entry`): close the previous interval and
     open the new one. The caller sets the deliverable's current state."""
+    connection = session.connection()
     if previous is not None:
-        session.execute(
-            update(StatusChange).where(StatusChange.id == previous.id)
-            .values(valid_to=entry["effective_at"],
-                    fork=fork_of(previous.effective_at, entry["effective_at"]))
-            .execution_options(synchronize_session=False)
-        )
-    session.execute(insert(StatusChange.__table__), _rows([entry]))
+        connection.execute(CLOSE_ENTRY, {
+            "entry_id": previous.id, "closed_at": entry["effective_at"],
+            "closed_fork": fork_of(previous.effective_at, entry["effective_at"])})
+    connection.execute(ADD_ENTRY, _rows([entry])[0])
 
 
 def record_changes(session: Session, *, entries: Sequence[dict[str, Any]],

@@ -19,8 +19,12 @@ def get_deliverable(session: Session, *, mandate: Mandate, code: str) -> Deliver
         select(Deliverable).where(Deliverable.mandate_id == mandate.id, Deliverable.code == code)
     ).scalar_one_or_none()
     if deliverable is None:
-        raise NotFound(f"Mandate {mandate.code!r} has no deliverable {code!r}.")
+        raise deliverable_not_found(mandate.code, code)
     return deliverable
+
+
+def deliverable_not_found(mandate: str, code: str) -> NotFound:
+    return NotFound(f"Mandate {mandate!r} has no deliverable {code!r}.")
 
 
 def get_action_line(session: Session, *, mandate: Mandate, code: str) -> ActionLine:

@@ -5,7 +5,7 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, Forbidden, NotFound, Unauthorized
@@ -14,6 +14,7 @@ from app.models.types import utcnow
 
 TOKEN_PREFIX = "pp_"
 TOKEN_BYTES = 32  # 256 bits of randomness
+NO_TOKEN = "This needs a bearer token."
 
 
 def hash_token(secret: str) -> str:
@@ -52,13 +53,15 @@ def revoke_token(session: Session, *, name: str, now: datetime | None = None) ->
     return token
 
 
+BY_HASH = select(ApiToken).where(ApiToken.token_hash == bindparam("digest"))
+"""Built once: every authenticated request runs it."""
+
+
 def authenticate(session: Session, *, secret: str, now: datetime | None = None) -> ApiToken:
     """The live token whose secret this is; 401 for unknown, expired or revoked ones."""
     now = now or utcnow()
     digest = hash_token(secret)  # a hex digest: safe to send to the database whatever the input
-    token = session.execute(
-        select(ApiToken).where(ApiToken.token_hash == digest)
-    ).scalar_one_or_none()
+    token = session.execute(BY_HASH, {"digest": digest}).scalar_one_or_none()
     # The lookup is by hash, so timing reveals nothing of the secret; compare anyway.
     if token is None or not hmac.compare_digest(token.token_hash, digest):
         raise Unauthorized("The token is not valid.")
@@ -74,6 +77,6 @@ def require_role(token: ApiToken | None, role: Role, *, public_read: bool) -> No
     if token is None:
         if role == Role.viewer and public_read:
             return
-        raise Unauthorized("This needs a bearer token.")
+        raise Unauthorized(NO_TOKEN)
     if Role(token.role).rank < role.rank:
         raise Forbidden(f"This needs the {role.value} role; the token has {token.role}.")

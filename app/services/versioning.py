@@ -16,42 +16,65 @@ from sqlalchemy import (
     String,
     bindparam,
     event,
+    insert,
     text,
-    update,
 )
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
-from app.models import Mandate
+from app.models import DataVersionBump, Mandate
 from app.models.types import UTCDateTime
 
 PENDING_BUMPS = "planpulse_pending_version_bumps"
+BUMPED = "planpulse_bumped_versions"
+
+_local_commits = 0
+_local_commits_lock = threading.Lock()
+
+
+def local_commits() -> int:
+    """How many commits of this process have bumped a data version: what remembers
+    versions (app.version_watch) forgets them when this moves."""
+    return _local_commits
 
 
 def bump_data_version(session: Session, *, mandate_id: int) -> None:
-    """Bump the mandate's data version in this transaction.
+    """Bump the mandate's data version in this transaction, once however many writes.
 
-    The UPDATE itself runs when the session commits, just before COMMIT: every writer to
-    the mandate queues on that row's lock, so it is taken last and held for the commit
-    alone (the bump is still part of the transaction, so the new data and the new version
-    become visible together)."""
+    Asked for when the session commits, and carried out by the database: every writer to
+    the mandate queues on that row's lock, so PostgreSQL takes it in a deferred trigger,
+    at COMMIT, and holds it for the commit alone (a lock held across the application's
+    round trips made all writers to a mandate wait for one another's Python). The bump is
+    part of the transaction: the new data and the new version become visible together."""
     session.info.setdefault(PENDING_BUMPS, set()).add(mandate_id)
+
+
+BUMP = insert(DataVersionBump.__table__)  # type: ignore[attr-defined]
 
 
 @event.listens_for(Session, "before_commit")
 def _bump_pending(session: Session) -> None:
     pending = session.info.pop(PENDING_BUMPS, None)
-    for mandate_id in sorted(pending or ()):  # one order for every writer: no deadlock
-        session.execute(
-            update(Mandate).where(Mandate.id == mandate_id)
-            .values(data_version=Mandate.data_version + 1)
-            .execution_options(synchronize_session=False)
-        )
+    if not pending:
+        return
+    # In one order for every writer, so that two of them never wait for each other.
+    rows = [{"mandate_id": mandate_id} for mandate_id in sorted(pending)]
+    session.connection().execute(BUMP, rows[0] if len(rows) == 1 else rows)
+    session.info[BUMPED] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _count_commit(session: Session) -> None:
+    global _local_commits
+    if session.info.pop(BUMPED, False):
+        with _local_commits_lock:
+            _local_commits += 1
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_pending(session: Session, _previous_transaction: Any) -> None:
     session.info.pop(PENDING_BUMPS, None)
+    session.info.pop(BUMPED, None)
 
 
 @dataclass(frozen=True)
@@ -115,10 +138,12 @@ def matches(if_none_match: str | None, etag: str) -> bool:
 
 @dataclass(frozen=True)
 class CachedAnswer:
-    """An encoded answer. When it says what time it is, that time is spliced in between
-    ``head`` and ``tail`` as it is served."""
+    """An encoded answer and the mandates' versions it was computed from. When it says
+    what time it is, that time is spliced in between ``head`` and ``tail`` as it is
+    served."""
 
     etag: str
+    versions: tuple[MandateVersion, ...]
     head: bytes
     tail: bytes | None = None
 
@@ -126,17 +151,22 @@ class CachedAnswer:
     def size(self) -> int:
         return len(self.head) + len(self.tail or b"")
 
+    @property
+    def codes(self) -> list[str]:
+        return [version.code for version in self.versions]
+
     def body(self, now: bytes) -> bytes:
         return self.head if self.tail is None else self.head + now + self.tail
 
 
 class AnswerCache:
-    """Answers by what was asked and the data versions they were computed from: a bounded
-    LRU, safe across threads.
+    """The latest answer to each request (path and query string, and the day), with the
+    data versions it was computed from: a bounded LRU, safe across threads.
 
-    A key names the versions, so an entry never needs invalidating: a write anywhere bumps
-    the version in the database, the next request reads it, and asks for another key; the
-    old entry ages out. That holds across any number of processes sharing the database."""
+    An answer is served only while its mandates are still at those versions, so nothing
+    needs invalidating: a write anywhere bumps a version in the database, the next request
+    learns of it and computes a new answer, which replaces the old one. That holds across
+    any number of processes sharing the database."""
 
     def __init__(self, *, max_entries: int, max_bytes: int) -> None:
         self.max_entries = max_entries

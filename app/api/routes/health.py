@@ -15,7 +15,7 @@ router = api_router(tags=["health"])
 
 
 @router.get("/healthz", response_model=Health)
-def healthz() -> dict[str, Any]:
+async def healthz() -> dict[str, Any]:
     """The process answers."""
     return {"status": "ok"}
 

@@ -5,14 +5,15 @@ it back in If-None-Match gets 304 without the rollup being computed again.
 
 These routes are the dashboards' polling path, so they are written to cost little when
 nothing has changed: they are coroutines whose dependencies need neither a thread nor a
-database session (a public read has no token to look up), and they read the mandates'
-versions with one small query. A matching If-None-Match then gets its 304; otherwise the
-answer computed for those versions is served from the process's cache, and only a miss
-opens a session to compute it (docs/performance.md).
+database session (a public read has no token to look up), and they learn the mandates'
+versions from app.version_watch, which asks the database only when they may have changed.
+A matching If-None-Match then gets its 304; otherwise the answer computed for those
+versions is served from the process's cache, and only a miss opens a session to compute
+it (docs/performance.md).
 """
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -22,9 +23,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from sqlalchemy.orm import Session
 
-from app.api.deps import api_router, current_token
+from app.api.deps import CommitBeforeResponse, api_router, current_token
 from app.db import reading, unit_of_work
-from app.errors import FieldError, InvalidInput
+from app.errors import FieldError, InvalidInput, NotFound
 from app.models import ApiToken, Mandate, Role, Status
 from app.models.types import utcnow
 from app.schemas.api import (
@@ -45,12 +46,9 @@ from app.services.versioning import (
     AnswerCache,
     CachedAnswer,
     MandateVersion,
-    current_versions,
     matches,
     tag_for,
 )
-
-router = api_router(prefix="/api/v1", tags=["progress"])
 
 CACHE_CONTROL = "no-cache"  # store, but ask again each time: a 304 costs almost nothing
 NOT_MODIFIED = {304: {"description": "Not modified since the ETag sent in If-None-Match"}}
@@ -150,14 +148,6 @@ def _cache(request: Request) -> AnswerCache:
     return cache
 
 
-def _versions(request: Request, codes: list[str]) -> list[MandateVersion]:
-    engine = getattr(request.app.state, "reading_engine", None)
-    if engine is None:
-        engine = request.app.state.reading_engine = reading(request.app.state.engine)
-    with engine.connect() as connection:
-        return current_versions(connection, codes)
-
-
 Build = Callable[[Session, list[Mandate]], dict[str, Any]]
 
 
@@ -171,24 +161,29 @@ async def _answer(request: Request, codes: list[str], params: ProgressParams,
     The ETag covers the data versions, the query string and what ``resolve`` names:
     whatever the answer depends on beyond them (a default end date that moves with today,
     say)."""
-    if request.app.state.engine.dialect.name == "sqlite":
-        # A read of one row from a local file (WAL: never waits for a writer) costs less
-        # than the hop to a worker thread and back.
-        versions = _versions(request, codes)
-    else:
-        versions = await run_in_threadpool(_versions, request, codes)
-    resolved = resolve(versions[0])
-    etag = _etag(request, versions, resolved)
-    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
+    versions = await request.app.state.version_watch.versions(codes)
+    etag = _etag(request, versions, resolve(versions[0]))
     if matches(if_none_match, etag):
-        return Response(status_code=304, headers=headers)
+        return _not_modified(etag)
     cache = _cache(request)
-    key = (request.url.path, request.url.query, resolved, date.today(),
-           *(version.key for version in versions))
-    answer = cache.get(key)
-    if answer is None:
-        answer, key = await run_in_threadpool(_compute, request, codes, params, build, resolve)
-        cache.put(key, answer)
+    answer = cache.get(_request_key(request))
+    if answer is None or answer.versions != tuple(versions):
+        answer = await run_in_threadpool(_compute, request, codes, params, build, resolve)
+        cache.put(_request_key(request), answer)
+    return _serve(answer)
+
+
+def _request_key(request: Request) -> tuple[str, str, date]:
+    """What names a request's answer, with the versions it was computed from: the path,
+    the query string as sent, and the day (a default end date moves with today)."""
+    return request.url.path, request.url.query, date.today()
+
+
+def _not_modified(etag: str) -> Response:
+    return Response(status_code=304, headers={"ETag": etag, "Cache-Control": CACHE_CONTROL})
+
+
+def _serve(answer: CachedAnswer) -> Response:
     now = json.dumps(_utc_text(utcnow())).encode()
     return Response(answer.body(now), media_type="application/json",
                     headers={"ETag": answer.etag, "Cache-Control": CACHE_CONTROL})
@@ -201,8 +196,7 @@ def _etag(request: Request, versions: list[MandateVersion], resolved: tuple[str,
 
 
 def _compute(request: Request, codes: list[str], params: ProgressParams, build: Build,
-             resolve: Callable[[MandateVersion], tuple[str, ...]]
-             ) -> tuple[CachedAnswer, tuple[Any, ...]]:
+             resolve: Callable[[MandateVersion], tuple[str, ...]]) -> CachedAnswer:
     """Compute the answer in one read transaction, and name it by the versions that
     transaction saw (the client gets the ETag of what it is sent)."""
     with unit_of_work(reading(request.app.state.engine)) as session:
@@ -210,18 +204,51 @@ def _compute(request: Request, codes: list[str], params: ProgressParams, build: 
         body = build(session, mandates)
     versions = [MandateVersion(m.id or 0, m.code, m.data_version, m.created_at, m.start_date,
                                m.end_date) for m in mandates]
-    resolved = resolve(versions[0])
     if params.as_of is None:
         body["as_of"] = NOW
     text = json.dumps(jsonable_encoder(body, custom_encoder={datetime: _utc_text}),
                       ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
-    data = text.encode()
-    marker = json.dumps(NOW).encode()
-    head, found, tail = data.partition(marker)
-    answer = CachedAnswer(_etag(request, versions, resolved), head, tail if found else None)
-    key = (request.url.path, request.url.query, resolved, date.today(),
-           *(version.key for version in versions))
-    return answer, key
+    head, found, tail = text.encode().partition(json.dumps(NOW).encode())
+    return CachedAnswer(_etag(request, versions, resolve(versions[0])), tuple(versions), head,
+                        tail if found else None)
+
+
+async def _answer_again(request: Request) -> Response | None:
+    """The answer to a request identical to one answered before, when it needs no token
+    and its mandates are still at the versions that answer was computed from: its 304 or
+    its body, without parsing the request again (it was parsed and validated when first
+    answered). None otherwise: the route answers."""
+    if (request.method != "GET" or "authorization" in request.headers
+            or not request.app.state.settings.public_read):
+        return None
+    answer = _cache(request).get(_request_key(request))
+    if answer is None:
+        return None
+    try:
+        versions = await request.app.state.version_watch.versions(answer.codes)
+    except NotFound:
+        return None
+    if tuple(versions) != answer.versions:
+        return None
+    if matches(request.headers.get("if-none-match"), answer.etag):
+        return _not_modified(answer.etag)
+    return _serve(answer)
+
+
+class ProgressRoute(CommitBeforeResponse):
+    """A progress route that first tries :func:`_answer_again`: the dashboards' polling
+    costs little more than the framework's own work (docs/performance.md)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            return await _answer_again(request) or await handler(request)
+
+        return answer
+
+
+router = api_router(prefix="/api/v1", tags=["progress"], route_class=ProgressRoute)
 
 
 @router.get("/mandates/{mandate}/progress", response_model=MandateProgress,

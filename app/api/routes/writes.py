@@ -9,15 +9,15 @@ from fastapi import Header, Request, Response
 from sqlalchemy.orm import Session
 
 from app.api import responses
-from app.api.deps import Editor, MandateDep, SessionDep, api_router
+from app.api.deps import EditorAccess, api_router
 from app.errors import PlanpulseError, PreconditionRequired
-from app.models import Mandate, Role
+from app.models import ApiToken, Role
 from app.schemas.api import BatchResult, DeliverablePublic
 from app.schemas.requests import BatchStatusIn, DeliverablePatch, StatusChangeIn
 from app.services import deliverable_writes as writes
 from app.services import idempotency
-from app.services.deliverables import deliverable_row, to_public
-from app.services.lookup import get_deliverable
+from app.services.deliverables import DeliverableRow, attach_tags, find_row, to_public
+from app.services.lookup import get_deliverable, get_mandate
 
 router = api_router(prefix="/api/v1/mandates/{mandate}", tags=["deliverables"])
 
@@ -38,11 +38,9 @@ def require_if_match(if_match: str | None) -> str:
     return if_match
 
 
-def _state(session: Session, mandate: Mandate, code: str) -> tuple[int, dict[str, str], bytes]:
-    deliverable = get_deliverable(session, mandate=mandate, code=code)
-    public = DeliverablePublic.model_validate(
-        to_public(deliverable_row(session, deliverable=deliverable)))
-    return 200, {"ETag": writes.etag(deliverable), "content-type": "application/json"}, (
+def _state(row: DeliverableRow) -> tuple[int, dict[str, str], bytes]:
+    public = DeliverablePublic.model_validate(to_public(row))
+    return 200, {"ETag": writes.etag(row.deliverable), "content-type": "application/json"}, (
         public.model_dump_json().encode())
 
 
@@ -54,37 +52,48 @@ def _respond(answer: tuple[int, dict[str, str], bytes]) -> Response:
 
 @router.post("/deliverables/{code}/status", response_model=DeliverablePublic,
              responses=WRITE_RESPONSES)
-def post_status(
-    mandate: MandateDep, code: str, change: StatusChangeIn, request: Request,
-    session: SessionDep, token: Editor, if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
+async def post_status(
+    mandate: str, code: str, change: StatusChangeIn, request: Request, access: EditorAccess,
+    if_match: IfMatch = None, idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Change a deliverable's status; recorded in its history with your token's name."""
+    update = writes.StatusUpdate(**change.model_dump())
+    request_hash = (idempotency.fingerprint("POST", request.url.path, change.model_dump())
+                    if idempotency_key is not None else "")
 
-    def produce() -> tuple[int, dict[str, str], bytes]:
-        deliverable = get_deliverable(session, mandate=mandate, code=code)
-        writes.change_status(
-            session, deliverable=deliverable, if_match=require_if_match(if_match),
-            change=writes.StatusUpdate(**change.model_dump()), actor=token.name)
-        return _state(session, mandate, code)
+    def work(session: Session, token: ApiToken) -> tuple[int, dict[str, str], bytes]:
+        def produce() -> tuple[int, dict[str, str], bytes]:
+            row = find_row(session, mandate=mandate, code=code)
+            writes.change_status(session, deliverable=row.deliverable,
+                                 if_match=require_if_match(if_match), change=update,
+                                 actor=token.name)
+            return _state(row)
 
-    request_hash = idempotency.fingerprint("POST", request.url.path, change.model_dump())
-    return _respond(idempotency.run_once(session, actor=token.name, key=idempotency_key,
-                                         request_hash=request_hash, produce=produce))
+        return idempotency.run_once(session, actor=token.name, key=idempotency_key,
+                                    request_hash=request_hash, produce=produce)
+
+    return _respond(await access.run(work))
 
 
 @router.patch("/deliverables/{code}", response_model=DeliverablePublic,
               responses=WRITE_RESPONSES)
-def patch_deliverable(
-    mandate: MandateDep, code: str, patch: DeliverablePatch, session: SessionDep,
-    token: Editor, if_match: IfMatch = None,
+async def patch_deliverable(
+    mandate: str, code: str, patch: DeliverablePatch, access: EditorAccess,
+    if_match: IfMatch = None,
 ) -> Response:
     """Change owner, due_date, tags or weight (editor) or title (admin); recorded."""
-    deliverable = get_deliverable(session, mandate=mandate, code=code)
-    writes.edit_fields(session, deliverable=deliverable, if_match=require_if_match(if_match),
-                       fields=patch.changes(), role=Role(token.role), actor=token.name,
-                       note=patch.note)
-    return _respond(_state(session, mandate, code))
+
+    def work(session: Session, token: ApiToken) -> tuple[int, dict[str, str], bytes]:
+        row = find_row(session, mandate=mandate, code=code)
+        writes.edit_fields(session, deliverable=row.deliverable,
+                           if_match=require_if_match(if_match), fields=patch.changes(),
+                           role=Role(token.role), actor=token.name, note=patch.note)
+        if "tags" in patch.changes():
+            row.tags = []
+            attach_tags(session, [row])
+        return _state(row)
+
+    return _respond(await access.run(work))
 
 
 class BatchFailed(PlanpulseError):
@@ -94,10 +103,15 @@ class BatchFailed(PlanpulseError):
 
 @router.post("/deliverables:batch-status", response_model=BatchResult,
              responses=responses.problems(409))
-def batch_status(
-    mandate: MandateDep, batch: BatchStatusIn, session: SessionDep, token: Editor
-) -> dict[str, Any]:
+async def batch_status(mandate: str, batch: BatchStatusIn, access: EditorAccess
+                       ) -> dict[str, Any]:
     """Apply several status changes, all or none; the answer reports each item."""
+    return await access.run(lambda session, token: _apply_batch(session, token, mandate, batch))
+
+
+def _apply_batch(session: Session, token: ApiToken, mandate_code: str, batch: BatchStatusIn
+                 ) -> dict[str, Any]:
+    mandate = get_mandate(session, code=mandate_code)
     results: list[dict[str, Any]] = []
     failed = False
     for item in batch.changes:
