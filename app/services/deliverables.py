@@ -1,10 +1,11 @@
 """Finding deliverables: filters shared by the list and the rollups, pages, history."""
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, bindparam, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, and_, bindparam, func, select
+from sqlalchemy.orm import Session, aliased
 
 from app.models import (
     ActionLine,
@@ -15,6 +16,7 @@ from app.models import (
     Status,
     StatusChange,
 )
+from app.services.history import UNREAD
 from app.services.lookup import deliverable_not_found, get_mandate
 
 SelectT = TypeVar("SelectT", bound=Select[Any])
@@ -65,6 +67,9 @@ class DeliverableRow:
     action_line: str
     measure: str
     tags: list[str] = field(default_factory=list)
+    in_effect: Any = UNREAD
+    """The history entry in effect now, or None without history, when read along
+    (:func:`find_row`)."""
 
 
 def list_deliverables(
@@ -114,28 +119,46 @@ def deliverable_row(session: Session, *, deliverable: Deliverable) -> Deliverabl
     return row
 
 
+_IN_EFFECT = aliased(StatusChange, name="in_effect")
 ROW_BY_CODES = (
-    select(Deliverable, Measure.code, ActionLine.code, DeliverableTag.tag)
+    select(Deliverable, Measure.code, ActionLine.code, DeliverableTag.tag,
+           _IN_EFFECT.id, _IN_EFFECT.to_status, _IN_EFFECT.percent_complete,
+           _IN_EFFECT.effective_at, _IN_EFFECT.recorded_at)
     .join(Mandate, Mandate.id == Deliverable.mandate_id)
     .join(Measure, Measure.id == Deliverable.measure_id)
     .join(ActionLine, ActionLine.id == Measure.action_line_id)
     .outerjoin(DeliverableTag, DeliverableTag.deliverable_id == Deliverable.id)
+    .outerjoin(_IN_EFFECT, and_(_IN_EFFECT.deliverable_id == Deliverable.id,
+                                _IN_EFFECT.valid_to.is_(None)))
     .where(Mandate.code == bindparam("mandate_code"), Deliverable.code == bindparam("code"))
     .order_by(DeliverableTag.tag)
 )
 """Built once: every write to a deliverable runs it."""
 
 
+@dataclass(frozen=True)
+class EntryInEffect:
+    """The history entry in effect now, as :func:`history.current_entry` reads it."""
+
+    id: int
+    to_status: str
+    percent_complete: float | None
+    effective_at: datetime
+    recorded_at: datetime
+
+
 def find_row(session: Session, *, mandate: str, code: str) -> DeliverableRow:
     """A deliverable by its mandate's code and its own, with what the API shows of it
-    (its codes and tags), in one query; 404 naming whichever does not exist."""
+    (its codes and tags) and the history entry in effect now, in one query; 404 naming
+    whichever does not exist."""
     found = session.execute(ROW_BY_CODES, {"mandate_code": mandate, "code": code}).all()
     if not found:
         get_mandate(session, code=mandate)  # 404 if the mandate is what does not exist
         raise deliverable_not_found(mandate, code)
-    deliverable, measure_code, line_code, _tag = found[0]
+    deliverable, measure_code, line_code, _tag, *entry = found[0]
     return DeliverableRow(deliverable, line_code, measure_code,
-                          [tag for *_row, tag in found if tag is not None])
+                          [row[3] for row in found if row[3] is not None],
+                          in_effect=EntryInEffect(*entry) if entry[0] is not None else None)
 
 
 _TAGS = DeliverableTag.__table__  # type: ignore[attr-defined]

@@ -175,6 +175,10 @@ CLOSE_ENTRY = update(_ENTRIES).where(_ENTRIES.c.id == bindparam("entry_id")).val
 ADD_ENTRY = insert(_ENTRIES)
 
 
+UNREAD: Any = object()
+"""Stands for "the entry in effect now was not read along with its deliverable"."""
+
+
 def current_entry(session: Session, *, deliverable_id: int) -> Any:
     """The deliverable's entry in effect now (id, to_status, percent_complete, effective_at,
     recorded_at), or None when it has no history."""

@@ -66,7 +66,7 @@ async def post_status(
             row = find_row(session, mandate=mandate, code=code)
             writes.change_status(session, deliverable=row.deliverable,
                                  if_match=require_if_match(if_match), change=update,
-                                 actor=token.name)
+                                 actor=token.name, in_effect=row.in_effect)
             return _state(row)
 
         return idempotency.run_once(session, actor=token.name, key=idempotency_key,
