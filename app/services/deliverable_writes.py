@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, exists, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.errors import FieldError, Forbidden, InvalidInput, PreconditionFailed
-from app.models import Deliverable, DeliverableEdit, DeliverableTag, Role, Status
+from app.models import Deliverable, DeliverableEdit, DeliverableTag, Role, Status, StatusChange
 from app.models.types import utcnow
 from app.services import history
 from app.services.versioning import bump_data_version
@@ -102,10 +102,7 @@ def change_status(
         "effective_at": effective_at, "recorded_at": now,
     }
     if last:
-        _bump(session, deliverable, now, status=change.status.value, percent_complete=percent)
-        history.append_entry(session, entry=entry, previous=current)
-        for name, value in (("status", change.status.value), ("percent_complete", percent)):
-            set_committed_value(deliverable, name, value)
+        _bump_and_append(session, deliverable, now, entry=entry, previous=current)
     else:
         _bump(session, deliverable, now)
         history.record_changes(session, entries=[entry], scope=[deliverable.id or 0])
@@ -170,14 +167,69 @@ def _bump(session: Session, deliverable: Deliverable, now: datetime, **values: A
         "target_id": deliverable.id, "expected_version": expected,
         "version": expected + 1, "updated_at": now, **values})
     if result.rowcount != 1:
-        session.refresh(deliverable)
-        raise PreconditionFailed(
-            f"Deliverable {deliverable.code} was changed by someone else just now.",
-            extra={"current": current_state(deliverable), "etag": etag(deliverable)},
-        )
-    # What was written, without reading the row back.
-    for name, value in {"version": expected + 1, "updated_at": now, **values}.items():
+        _changed_meanwhile(session, deliverable)
+    _written(deliverable, {"version": expected + 1, "updated_at": now, **values})
+
+
+def _bump_and_append(session: Session, deliverable: Deliverable, now: datetime, *,
+                     entry: dict[str, Any], previous: Any) -> None:
+    """:func:`_bump` with the entry's status, then :func:`history.append_entry`: on
+    PostgreSQL as one statement (one round trip instead of three), elsewhere as those."""
+    state = {"status": entry["to_status"], "percent_complete": entry["percent_complete"]}
+    if session.connection().dialect.name != "postgresql":
+        _bump(session, deliverable, now, **state)
+        history.append_entry(session, entry=entry, previous=previous)
+        return
+    expected = deliverable.version
+    closing = history.closing(previous, entry)
+    result = session.connection().execute(APPEND_IF_UNCHANGED, {
+        "target_id": deliverable.id, "expected_version": expected,
+        "new_version": expected + 1, "new_updated_at": now,
+        "new_status": state["status"], "new_percent": state["percent_complete"],
+        "entry_id": closing.get("entry_id"), "closed_at": closing.get("closed_at"),
+        "closed_fork": closing.get("closed_fork"),
+        **{f"new_{name}": value for name, value in history.entry_row(entry).items()}})
+    if result.rowcount != 1:  # the UPDATE found another version: nothing was written
+        _changed_meanwhile(session, deliverable)
+    _written(deliverable, {"version": expected + 1, "updated_at": now, **state})
+
+
+def _changed_meanwhile(session: Session, deliverable: Deliverable) -> None:
+    session.refresh(deliverable)
+    raise PreconditionFailed(
+        f"Deliverable {deliverable.code} was changed by someone else just now.",
+        extra={"current": current_state(deliverable), "etag": etag(deliverable)},
+    )
+
+
+def _written(deliverable: Deliverable, values: dict[str, Any]) -> None:
+    """What was written, into the object, without reading the row back."""
+    for name, value in values.items():
         set_committed_value(deliverable, name, value)
+
+
+_ENTRIES = StatusChange.__table__  # type: ignore[attr-defined]
+_BUMPED = (
+    update(_DELIVERABLES)
+    .where(_DELIVERABLES.c.id == bindparam("target_id"),
+           _DELIVERABLES.c.version == bindparam("expected_version"))
+    .values(version=bindparam("new_version"), updated_at=bindparam("new_updated_at"),
+            status=bindparam("new_status"), percent_complete=bindparam("new_percent"))
+    .returning(_DELIVERABLES.c.id)
+    .cte("bumped")
+)
+APPEND_IF_UNCHANGED = (
+    insert(_ENTRIES).from_select(
+        list(history.ENTRY_ROW_COLUMNS),
+        select(*[bindparam(f"new_{name}", type_=_ENTRIES.c[name].type)
+                 for name in history.ENTRY_ROW_COLUMNS]).select_from(_BUMPED))
+    .add_cte(history.CLOSE_ENTRY.where(exists(select(_BUMPED.c.id))).cte("closed"),
+             nest_here=True)
+    .execution_options(preserve_rowcount=True)  # an INSERT's rowcount is kept only if asked
+)
+"""PostgreSQL: the deliverable's new version and state, the previous entry closed and the
+new one added, in one statement, all or nothing: if the deliverable is no longer at the
+expected version, no row comes out of ``bumped`` and nothing else is written."""
 
 
 def _plain(value: Any) -> Any:

@@ -192,10 +192,28 @@ ENTRY_COLUMNS = ("deliverable_id", "mandate_id", "measure_id", "weight", "from_s
 """What an entry given to :func:`record_changes` or :func:`append_entry` holds."""
 
 
+ENTRY_ROW_COLUMNS = (*ENTRY_COLUMNS, "valid_to", "fork")
+"""What a new entry's row holds: an open interval."""
+
+
+def entry_row(entry: dict[str, Any]) -> dict[str, Any]:
+    """The row of a new entry: in effect from its time on, until a later one closes it."""
+    return {**{name: entry.get(name) for name in ENTRY_COLUMNS}, "valid_to": None,
+            "fork": OPEN_FORK}
+
+
 def _rows(entries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     # One shape for every row, so that the driver sends them as one batch.
-    return [{**{name: entry.get(name) for name in ENTRY_COLUMNS}, "valid_to": None,
-             "fork": OPEN_FORK} for entry in entries]
+    return [entry_row(entry) for entry in entries]
+
+
+def closing(previous: Any, entry: dict[str, Any]) -> dict[str, Any]:
+    """CLOSE_ENTRY's parameters for ``previous`` when ``entry`` follows it; none when
+    there is no previous entry."""
+    if previous is None:
+        return {}
+    return {"entry_id": previous.id, "closed_at": entry["effective_at"],
+            "closed_fork": fork_of(previous.effective_at, entry["effective_at"])}
 
 
 def append_entry(session: Session, *, entry: dict[str, Any], previous: Any) -> None:
@@ -204,10 +222,8 @@ def append_entry(session: Session, *, entry: dict[str, Any], previous: Any) -> N
     open the new one. The caller sets the deliverable's current state."""
     connection = session.connection()
     if previous is not None:
-        connection.execute(CLOSE_ENTRY, {
-            "entry_id": previous.id, "closed_at": entry["effective_at"],
-            "closed_fork": fork_of(previous.effective_at, entry["effective_at"])})
-    connection.execute(ADD_ENTRY, _rows([entry])[0])
+        connection.execute(CLOSE_ENTRY, closing(previous, entry))
+    connection.execute(ADD_ENTRY, entry_row(entry))
 
 
 def record_changes(session: Session, *, entries: Sequence[dict[str, Any]],
