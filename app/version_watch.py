@@ -146,14 +146,9 @@ class VersionWatch:
             # A connection of our own, out of the pool: data_version counts the commits of
             # every *other* connection, so it must never write.
             probe = self._engine.raw_connection()
+            self._sqlite_probe = probe.driver_connection
             probe.detach()
-            self._sqlite_probe = probe
-        cursor = self._sqlite_probe.cursor()
-        try:
-            cursor.execute("PRAGMA data_version")
-            return int(cursor.fetchone()[0])
-        finally:
-            cursor.close()
+        return int(self._sqlite_probe.execute("PRAGMA data_version").fetchone()[0])
 
     async def _listen(self) -> None:
         conninfo = self._engine.url.set(drivername="postgresql").render_as_string(
