@@ -10,15 +10,23 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, insert, select, update
+from sqlalchemy import Integer, bindparam, delete, exists, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.errors import FieldError, Forbidden, InvalidInput, PreconditionFailed
-from app.models import Deliverable, DeliverableEdit, DeliverableTag, Role, Status, StatusChange
+from app.models import (
+    DataVersionBump,
+    Deliverable,
+    DeliverableEdit,
+    DeliverableTag,
+    Role,
+    Status,
+    StatusChange,
+)
 from app.models.types import utcnow
 from app.services import history
-from app.services.versioning import bump_data_version
+from app.services.versioning import bump_data_version, claim_bump
 
 
 @dataclass(frozen=True)
@@ -182,7 +190,9 @@ def _bump_and_append(session: Session, deliverable: Deliverable, now: datetime, 
         return
     expected = deliverable.version
     closing = history.closing(previous, entry)
-    result = session.connection().execute(APPEND_IF_UNCHANGED, {
+    bump = claim_bump(session, mandate_id=deliverable.mandate_id)
+    result = session.connection().execute(APPEND_AND_BUMP if bump else APPEND_IF_UNCHANGED, {
+        "bump_mandate": deliverable.mandate_id,
         "target_id": deliverable.id, "expected_version": expected,
         "new_version": expected + 1, "new_updated_at": now,
         "new_status": state["status"], "new_percent": state["percent_complete"],
@@ -218,18 +228,27 @@ _BUMPED = (
     .returning(_DELIVERABLES.c.id)
     .cte("bumped")
 )
+_CLOSED = history.CLOSE_ENTRY.where(exists(select(_BUMPED.c.id))).cte("closed")
+_ADDED = insert(_ENTRIES).from_select(
+    list(history.ENTRY_ROW_COLUMNS),
+    select(*[bindparam(f"new_{name}", type_=_ENTRIES.c[name].type)
+             for name in history.ENTRY_ROW_COLUMNS]).select_from(_BUMPED))
 APPEND_IF_UNCHANGED = (
-    insert(_ENTRIES).from_select(
-        list(history.ENTRY_ROW_COLUMNS),
-        select(*[bindparam(f"new_{name}", type_=_ENTRIES.c[name].type)
-                 for name in history.ENTRY_ROW_COLUMNS]).select_from(_BUMPED))
-    .add_cte(history.CLOSE_ENTRY.where(exists(select(_BUMPED.c.id))).cte("closed"),
-             nest_here=True)
+    _ADDED.add_cte(_CLOSED, nest_here=True)
     .execution_options(preserve_rowcount=True)  # an INSERT's rowcount is kept only if asked
 )
 """PostgreSQL: the deliverable's new version and state, the previous entry closed and the
 new one added, in one statement, all or nothing: if the deliverable is no longer at the
 expected version, no row comes out of ``bumped`` and nothing else is written."""
+_BUMP_ASKED = insert(DataVersionBump.__table__).from_select(  # type: ignore[attr-defined]
+    ["mandate_id"], select(bindparam("bump_mandate", type_=Integer)).select_from(_BUMPED)
+).cte("bump")
+APPEND_AND_BUMP = (
+    _ADDED.add_cte(_CLOSED, _BUMP_ASKED, nest_here=True)
+    .execution_options(preserve_rowcount=True)
+)
+"""The same, asking for the mandate's data version bump too (the first write of the
+transaction to the mandate: :func:`versioning.claim_bump`)."""
 
 
 def _plain(value: Any) -> Any:
