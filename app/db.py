@@ -1,12 +1,14 @@
 """Engine and sessions. A unit of work commits on success and rolls back on any error."""
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session
 
 from app.settings import get_settings
@@ -48,12 +50,36 @@ def build_engine(database_url: str, *, pool_size: int = 10, max_overflow: int = 
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _begin)
         return engine
-    return create_engine(
-        url,
-        pool_size=pool_size,
-        max_overflow=max_overflow,
-        pool_pre_ping=True,
-    )
+    engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+    event.listen(engine, "connect", _note_in_use)
+    event.listen(engine, "checkin", _note_in_use)
+    event.listen(engine, "checkout", partial(_ping_unless_just_used, engine.dialect))
+    return engine
+
+
+PING_BYPASS_SECONDS = 0.5
+"""A pooled connection returned less than this ago is not tested again before use."""
+
+
+def _note_in_use(_dbapi_connection: Any, record: Any) -> None:
+    record.info["in_use_at"] = time.monotonic()
+
+
+def _ping_unless_just_used(dialect: Dialect, dbapi_connection: Any, record: Any,
+                           _proxy: Any) -> None:
+    """``pool_pre_ping``, except for a connection that was in use a moment ago (the same
+    window as HikariCP's ``aliveBypassWindowMs``): under load every request would
+    otherwise pay a round trip to test a connection that just worked. A database restarted
+    within that window costs the requests that were using it an error, as before the
+    restart; the next ones get new connections."""
+    if time.monotonic() - record.info.get("in_use_at", 0.0) < PING_BYPASS_SECONDS:
+        return
+    try:
+        dialect.do_ping(dbapi_connection)
+    except dialect.loaded_dbapi.Error as error:
+        if dialect.is_disconnect(error, dbapi_connection, None):
+            raise DisconnectionError() from error  # the pool retries with a new one
+        raise
 
 
 @lru_cache
