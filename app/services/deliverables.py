@@ -108,17 +108,6 @@ def to_public(row: DeliverableRow) -> dict[str, Any]:
     }
 
 
-def deliverable_row(session: Session, *, deliverable: Deliverable) -> DeliverableRow:
-    measure_code, line_code = session.execute(
-        select(Measure.code, ActionLine.code)
-        .join(ActionLine, ActionLine.id == Measure.action_line_id)
-        .where(Measure.id == deliverable.measure_id)
-    ).one()
-    row = DeliverableRow(deliverable, line_code, measure_code)
-    attach_tags(session, [row])
-    return row
-
-
 _IN_EFFECT = aliased(StatusChange, name="in_effect")
 ROW_BY_CODES = (
     select(Deliverable, Measure.code, ActionLine.code, DeliverableTag.tag,

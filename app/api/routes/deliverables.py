@@ -41,12 +41,12 @@ def list_deliverables(
 
 @router.get("/{code}", response_model=DeliverablePublic)
 def get_one(
-    mandate: MandateDep, code: str, session: SessionDep, _reader: Reader, response: Response
+    mandate: str, code: str, session: SessionDep, _reader: Reader, response: Response
 ) -> dict[str, Any]:
     """One deliverable; its `ETag` is what a write sends back in `If-Match`."""
-    deliverable = get_deliverable(session, mandate=mandate, code=code)
-    response.headers["ETag"] = etag(deliverable)
-    return service.to_public(service.deliverable_row(session, deliverable=deliverable))
+    row = service.find_row(session, mandate=mandate, code=code)
+    response.headers["ETag"] = etag(row.deliverable)
+    return service.to_public(row)
 
 
 @router.get("/{code}/history", response_model=Page[StatusChangePublic])
