@@ -11,7 +11,7 @@ from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session
 
-from app.settings import get_settings
+from app.settings import Settings, get_settings
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -43,14 +43,19 @@ def reading(engine: Engine) -> Engine:
     return engine.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
 
 
-def build_engine(database_url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Engine:
+def build_engine(database_url: str, *, pool_size: int = 10, max_overflow: int = 0,
+                 pool_timeout: float = 30.0) -> Engine:
+    """SQLite with its pragmas, or PostgreSQL with a fixed-size pool by default:
+    ``max_overflow`` connections are closed as soon as they are returned, so under steady
+    load each one costs a new server process (fork and authentication) per request."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _begin)
         return engine
-    engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow,
+                           pool_timeout=pool_timeout)
     event.listen(engine, "connect", _note_in_use)
     event.listen(engine, "checkin", _note_in_use)
     event.listen(engine, "checkout", partial(_ping_unless_just_used, engine.dialect))
@@ -86,8 +91,14 @@ def _ping_unless_just_used(dialect: Dialect, dbapi_connection: Any, record: Any,
 def get_engine() -> Engine:
     """The process's engine, for the command line; the app keeps its own in app.state."""
     settings = get_settings()
+    return engine_for(settings)
+
+
+def engine_for(settings: Settings) -> Engine:
+    """The engine the settings describe."""
     return build_engine(settings.database_url, pool_size=settings.db_pool_size,
-                        max_overflow=settings.db_max_overflow)
+                        max_overflow=settings.db_max_overflow,
+                        pool_timeout=settings.db_pool_timeout)
 
 
 @contextmanager

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -190,6 +191,13 @@ def install_error_handlers(app: FastAPI) -> None:
         response = problem(error.status_code, title, str(error.detail))
         for name, value in (error.headers or {}).items():
             response.headers[name] = value
+        return response
+
+    @app.exception_handler(PoolTimeout)
+    async def _busy(_request: Request, _error: PoolTimeout) -> JSONResponse:
+        response = problem(503, "Service unavailable", "Every database connection of this "
+                           "server is in use; retry in a moment.")
+        response.headers["Retry-After"] = "1"
         return response
 
     @app.exception_handler(Exception)

@@ -24,7 +24,7 @@ from app.api.routes import (
     reports,
     writes,
 )
-from app.db import build_engine
+from app.db import engine_for
 from app.errors import install_error_handlers
 from app.limits import BodySizeLimit
 from app.settings import Settings, get_settings
@@ -59,9 +59,7 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
         lifespan=_lifespan,
     )
     app.state.settings = settings
-    app.state.engine = engine or build_engine(
-        settings.database_url, pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow)
+    app.state.engine = engine or engine_for(settings)
     app.state.version_watch = VersionWatch(app.state.engine, enabled=settings.watch_versions)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -19,11 +19,17 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1024 * 1024
     """Request bodies above this size are refused with 413."""
 
-    db_pool_size: int = 10
-    """Connections kept per process (PostgreSQL)."""
+    db_pool_size: int = Field(default=10, ge=1)
+    """Connections kept open per process (PostgreSQL); a request finding them all in use
+    waits for one."""
 
-    db_max_overflow: int = 20
-    """Extra connections allowed under load (PostgreSQL)."""
+    db_max_overflow: int = Field(default=0, ge=0)
+    """Extra connections opened under load (PostgreSQL), each closed as soon as it is
+    returned: under steady load that is a new server process per request, so none by
+    default (docs/performance.md)."""
+
+    db_pool_timeout: float = Field(default=30.0, gt=0)
+    """Seconds a request waits for a free connection before a 503 (PostgreSQL)."""
 
     rollup_cache_entries: int = Field(default=256, ge=0)
     """Progress answers kept in memory per process, by data version (0: none)."""
