@@ -3,6 +3,7 @@
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any
 
@@ -10,6 +11,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
 from app.settings import Settings, get_settings
 
@@ -111,3 +113,42 @@ def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@dataclass(frozen=True)
+class DriverConnection:
+    """A connection of the driver, and the dialect its statements are compiled for."""
+
+    connection: Any
+    dialect: Dialect
+
+    def execute(self, statement: Executable, parameters: dict[str, Any]) -> Any:
+        """Run a SQLAlchemy statement, compiled once, through the driver: its cursor."""
+        return self.connection.execute(driver_sql(statement, self.dialect), parameters)
+
+
+@contextmanager
+def driver_connection(engine: Engine) -> Iterator[DriverConnection]:
+    """A pooled connection of the driver itself (psycopg), in autocommit: each statement
+    its own transaction. For the hot paths whose one write is one statement, where
+    SQLAlchemy's work per statement would cost more than the database's
+    (app/services/direct_status.py)."""
+    pooled = engine.raw_connection()
+    connection = pooled.driver_connection
+    connection.autocommit = True
+    try:
+        yield DriverConnection(connection, engine.dialect)
+    except engine.dialect.loaded_dbapi.OperationalError:
+        pooled.invalidate()  # the connection may be gone: the pool opens a new one
+        raise
+    finally:
+        if pooled.is_valid:
+            connection.autocommit = False  # as the pool hands connections out
+        pooled.close()
+
+
+@lru_cache(maxsize=64)
+def driver_sql(statement: Executable, dialect: Dialect) -> str:
+    """``statement`` compiled once for ``dialect``, to run through the driver with
+    parameters by name."""
+    return str(statement.compile(dialect=dialect))

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import psycopg
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -9,8 +10,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app.api.deps import CommitBeforeResponse
+from app.db import DriverConnection
 from app.main import ROUTERS
 from app.models import Role
+from app.services import deliverable_writes as writes
 from app.services.bundled import bundled_plan
 from app.services.plan_import import import_plan
 from tests.helpers import auth, new_token, snapshot
@@ -39,10 +42,48 @@ def test_a_commit_that_fails_is_an_error_and_nothing_is_stored(
         raise RuntimeError("the database went away at commit time")
 
     monkeypatch.setattr(Session, "commit", broken_commit)
+    # With an Idempotency-Key the change takes the transactional path on every database.
     response = client.post(f"{M}/deliverables/L3M3D2/status", json={"status": "completed"},
-                           headers={**editor, "If-Match": etag})
+                           headers={**editor, "If-Match": etag, "Idempotency-Key": "k1"})
     monkeypatch.undo()
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/problem+json"
     assert "went away" not in response.text
     assert snapshot(engine) == before
+
+
+def test_a_direct_write_that_fails_is_an_error_and_nothing_is_stored(
+    engine: Engine, backend: str, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL's direct path commits with its one write statement: that statement
+    failing (the server gone) is a 500, nothing is stored, and the connection is not
+    handed out again."""
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite has no direct path")
+    with Session(engine) as session:
+        import_plan(session, plan=bundled_plan())
+        session.commit()
+    editor = auth(new_token(engine, Role.editor))
+    etag = client.get(f"{M}/deliverables/L3M3D2").headers["etag"]
+    before = snapshot(engine)
+    original = DriverConnection.execute
+    broken: list[Any] = []
+
+    def server_gone_at_write(self: DriverConnection, statement: Any, parameters: Any) -> Any:
+        if statement is writes.APPEND_AND_BUMP:
+            broken.append(self.connection)
+            raise psycopg.OperationalError("the server closed the connection (secret SQL)")
+        return original(self, statement, parameters)
+
+    monkeypatch.setattr(DriverConnection, "execute", server_gone_at_write)
+    response = client.post(f"{M}/deliverables/L3M3D2/status", json={"status": "completed"},
+                           headers={**editor, "If-Match": etag})
+    monkeypatch.undo()
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "secret SQL" not in response.text
+    assert snapshot(engine) == before
+    assert broken and broken[0].closed  # invalidated: the pool opens a new one
+    again = client.post(f"{M}/deliverables/L3M3D2/status", json={"status": "completed"},
+                        headers={**editor, "If-Match": etag})
+    assert again.status_code == 200

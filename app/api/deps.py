@@ -9,10 +9,10 @@ from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from app.api import responses
-from app.db import reading, unit_of_work
+from app.db import DriverConnection, driver_connection, reading, unit_of_work
 from app.errors import VERIFY_ACCESS, NotFound, Unauthorized
 from app.models import ApiToken, Mandate, Role
-from app.services import tokens
+from app.services import direct_status, tokens
 from app.services.lookup import get_mandate
 from app.settings import Settings
 
@@ -108,14 +108,32 @@ class Access:
         self.role = role
         self.secret = secret
 
-    async def run(self, work: Callable[[Session, ApiToken], T]) -> T:
+    async def run(self, work: Callable[[Session, ApiToken], T],
+                  direct: Callable[[DriverConnection, Any], T] | None = None) -> T:
         """``work(session, token)`` in one transaction, committed before this returns
-        (before the answer leaves), rolled back if anything raises."""
-        return await run_in_threadpool(self._run, work)
+        (before the answer leaves), rolled back if anything raises.
+
+        ``direct(connection, caller)``, on PostgreSQL: tried first, on a driver connection
+        in autocommit (app/services/direct_status.py); ``work`` runs only if it returns
+        ``FULL_PATH``, which it does before writing anything."""
+        return await run_in_threadpool(self._run_direct_first, work, direct)
 
     async def verify(self) -> None:
         """The token's check alone, for an answer given without the work (errors.py)."""
         await run_in_threadpool(self._run, lambda _session, _token: None, read_only=True)
+
+    def _run_direct_first(self, work: Callable[[Session, ApiToken], T],
+                          direct: Callable[[DriverConnection, Any], T] | None) -> T:
+        engine = self.request.app.state.engine
+        if direct is not None and engine.dialect.name == "postgresql":
+            with driver_connection(engine) as connection:
+                token = direct_status.caller(connection, secret=self.secret)
+                tokens.require_role(token, self.role,
+                                    public_read=self.request.app.state.settings.public_read)
+                answer = direct(connection, token)
+            if answer is not direct_status.FULL_PATH:
+                return answer
+        return self._run(work)
 
     def _run(self, work: Callable[[Session, ApiToken], T], read_only: bool = False) -> T:
         engine = self.request.app.state.engine

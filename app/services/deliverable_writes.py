@@ -83,32 +83,16 @@ def change_status(
     query less); the version check covers it as it covers the deliverable.
     """
     now = now or utcnow()
-    check_version(deliverable, if_match)
-    effective_at = change.effective_at or now
-    if effective_at > now:
-        raise InvalidInput([FieldError("effective_at", "is in the future; a change can be "
-                                                      "backdated but not post-dated")])
-    percent = change.percent_complete if change.status == Status.in_progress else None
-    wanted = (change.status.value, percent)
+    effective_at, wanted = requested_state(deliverable, if_match, change, now)
     current = (history.current_entry(session, deliverable_id=deliverable.id or 0)
                if in_effect is history.UNREAD else in_effect)
-    # The usual case: the change comes after every entry, and becomes the current state.
-    last = current is None or (effective_at, now) >= (current.effective_at, current.recorded_at)
-    if last:
-        before = ((current.to_status, current.percent_complete) if current is not None
-                  else (Status.not_started.value, None))
-    else:
-        before = history.state_at(session, deliverable_id=deliverable.id or 0,
-                                  as_of=effective_at)
+    last = comes_last(current, effective_at, now)
+    before = (state_of(current) if last else
+              history.state_at(session, deliverable_id=deliverable.id or 0, as_of=effective_at))
     if before == wanted:
         return WriteResult(deliverable, changed=False)
-    entry = {
-        "deliverable_id": deliverable.id, "mandate_id": deliverable.mandate_id,
-        "measure_id": deliverable.measure_id, "weight": deliverable.weight,
-        "from_status": before[0], "to_status": change.status.value, "percent_complete": percent,
-        "note": change.note, "evidence_url": change.evidence_url, "changed_by": actor,
-        "effective_at": effective_at, "recorded_at": now,
-    }
+    entry = new_entry(deliverable, before, wanted, change, actor=actor,
+                      effective_at=effective_at, now=now)
     if last:
         _bump_and_append(session, deliverable, now, entry=entry, previous=current)
     else:
@@ -117,6 +101,47 @@ def change_status(
         session.refresh(deliverable, ["status", "percent_complete"])
     bump_data_version(session, mandate_id=deliverable.mandate_id)
     return WriteResult(deliverable, changed=True)
+
+
+# The steps of a status change, shared with the direct path (app/services/direct_status.py).
+
+def requested_state(deliverable: Any, if_match: str, change: StatusUpdate, now: datetime
+                    ) -> tuple[datetime, tuple[str, float | None]]:
+    """When the change takes effect and the (status, percent) it asks for; 412 for a stale
+    ``if_match``, 422 for a change dated in the future."""
+    check_version(deliverable, if_match)
+    effective_at = change.effective_at or now
+    if effective_at > now:
+        raise InvalidInput([FieldError("effective_at", "is in the future; a change can be "
+                                                      "backdated but not post-dated")])
+    percent = change.percent_complete if change.status == Status.in_progress else None
+    return effective_at, (change.status.value, percent)
+
+
+def comes_last(current: Any, effective_at: datetime, now: datetime) -> bool:
+    """Whether a change comes after every entry (the usual case): it becomes the current
+    state, and only the entry in effect now is closed."""
+    return current is None or (effective_at, now) >= (current.effective_at, current.recorded_at)
+
+
+def state_of(entry: Any) -> tuple[str, float | None]:
+    """The (status, percent) an entry in effect sets; not started without one."""
+    if entry is None:
+        return Status.not_started.value, None
+    return entry.to_status, entry.percent_complete
+
+
+def new_entry(deliverable: Any, before: tuple[str, float | None],
+              wanted: tuple[str, float | None], change: StatusUpdate, *, actor: str,
+              effective_at: datetime, now: datetime) -> dict[str, Any]:
+    """The history entry of a change from ``before`` to ``wanted``."""
+    return {
+        "deliverable_id": deliverable.id, "mandate_id": deliverable.mandate_id,
+        "measure_id": deliverable.measure_id, "weight": deliverable.weight,
+        "from_status": before[0], "to_status": wanted[0], "percent_complete": wanted[1],
+        "note": change.note, "evidence_url": change.evidence_url, "changed_by": actor,
+        "effective_at": effective_at, "recorded_at": now,
+    }
 
 
 EDITOR_FIELDS = frozenset({"owner", "due_date", "tags", "weight"})
@@ -188,20 +213,27 @@ def _bump_and_append(session: Session, deliverable: Deliverable, now: datetime, 
         _bump(session, deliverable, now, **state)
         history.append_entry(session, entry=entry, previous=previous)
         return
+    bump = claim_bump(session, mandate_id=deliverable.mandate_id)
+    result = session.connection().execute(APPEND_AND_BUMP if bump else APPEND_IF_UNCHANGED,
+                                          append_parameters(deliverable, now, entry, previous))
+    if result.rowcount != 1:  # the UPDATE found another version: nothing was written
+        _changed_meanwhile(session, deliverable)
+    _written(deliverable, {"version": deliverable.version + 1, "updated_at": now, **state})
+
+
+def append_parameters(deliverable: Any, now: datetime, entry: dict[str, Any], previous: Any
+                      ) -> dict[str, Any]:
+    """The parameters of :data:`APPEND_AND_BUMP` (and :data:`APPEND_IF_UNCHANGED`)."""
     expected = deliverable.version
     closing = history.closing(previous, entry)
-    bump = claim_bump(session, mandate_id=deliverable.mandate_id)
-    result = session.connection().execute(APPEND_AND_BUMP if bump else APPEND_IF_UNCHANGED, {
+    return {
         "bump_mandate": deliverable.mandate_id,
         "target_id": deliverable.id, "expected_version": expected,
         "new_version": expected + 1, "new_updated_at": now,
-        "new_status": state["status"], "new_percent": state["percent_complete"],
+        "new_status": entry["to_status"], "new_percent": entry["percent_complete"],
         "entry_id": closing.get("entry_id"), "closed_at": closing.get("closed_at"),
         "closed_fork": closing.get("closed_fork"),
-        **{f"new_{name}": value for name, value in history.entry_row(entry).items()}})
-    if result.rowcount != 1:  # the UPDATE found another version: nothing was written
-        _changed_meanwhile(session, deliverable)
-    _written(deliverable, {"version": expected + 1, "updated_at": now, **state})
+        **{f"new_{name}": value for name, value in history.entry_row(entry).items()}}
 
 
 def _changed_meanwhile(session: Session, deliverable: Deliverable) -> None:

@@ -1,7 +1,8 @@
 """Finding deliverables: filters shared by the list and the rollups, pages, history."""
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, bindparam, func, select
@@ -63,7 +64,7 @@ def apply_filter(query: SelectT, where: DeliverableFilter) -> SelectT:
 
 @dataclass
 class DeliverableRow:
-    deliverable: Deliverable
+    deliverable: "Deliverable | DeliverableState"
     action_line: str
     measure: str
     tags: list[str] = field(default_factory=list)
@@ -109,20 +110,63 @@ def to_public(row: DeliverableRow) -> dict[str, Any]:
 
 
 _IN_EFFECT = aliased(StatusChange, name="in_effect")
-ROW_BY_CODES = (
-    select(Deliverable, Measure.code, ActionLine.code, DeliverableTag.tag,
-           _IN_EFFECT.id, _IN_EFFECT.to_status, _IN_EFFECT.percent_complete,
-           _IN_EFFECT.effective_at, _IN_EFFECT.recorded_at)
-    .join(Mandate, Mandate.id == Deliverable.mandate_id)
-    .join(Measure, Measure.id == Deliverable.measure_id)
-    .join(ActionLine, ActionLine.id == Measure.action_line_id)
-    .outerjoin(DeliverableTag, DeliverableTag.deliverable_id == Deliverable.id)
-    .outerjoin(_IN_EFFECT, and_(_IN_EFFECT.deliverable_id == Deliverable.id,
-                                _IN_EFFECT.valid_to.is_(None)))
-    .where(Mandate.code == bindparam("mandate_code"), Deliverable.code == bindparam("code"))
-    .order_by(DeliverableTag.tag)
-)
+
+
+def _by_codes(*deliverable: Any) -> Select[Any]:
+    """``deliverable`` (the entity or its columns), its measure's and line's codes, a tag
+    per row and the entry in effect, by the mandate's code and its own."""
+    return (
+        select(*deliverable, Measure.code, ActionLine.code, DeliverableTag.tag,
+               _IN_EFFECT.id, _IN_EFFECT.to_status, _IN_EFFECT.percent_complete,
+               _IN_EFFECT.effective_at, _IN_EFFECT.recorded_at)
+        .join(Mandate, Mandate.id == Deliverable.mandate_id)
+        .join(Measure, Measure.id == Deliverable.measure_id)
+        .join(ActionLine, ActionLine.id == Measure.action_line_id)
+        .outerjoin(DeliverableTag, DeliverableTag.deliverable_id == Deliverable.id)
+        .outerjoin(_IN_EFFECT, and_(_IN_EFFECT.deliverable_id == Deliverable.id,
+                                    _IN_EFFECT.valid_to.is_(None)))
+        .where(Mandate.code == bindparam("mandate_code"), Deliverable.code == bindparam("code"))
+        .order_by(DeliverableTag.tag)
+    )
+
+
+ROW_BY_CODES = _by_codes(Deliverable)
 """Built once: every write to a deliverable runs it."""
+
+
+@dataclass
+class DeliverableState:
+    """A deliverable's row as plain values, for the paths that skip the ORM; it answers to
+    the same attribute names as :class:`Deliverable`."""
+
+    id: int
+    mandate_id: int
+    measure_id: int
+    code: str
+    title: str
+    status: str
+    percent_complete: float | None
+    weight: float
+    owner: str | None
+    due_date: date | None
+    position: int
+    version: int
+    updated_at: datetime
+
+
+_DELIVERABLES = Deliverable.__table__  # type: ignore[attr-defined]
+STATE_BY_CODES = _by_codes(*[_DELIVERABLES.c[f.name] for f in fields(DeliverableState)])
+""":data:`ROW_BY_CODES` with the deliverable as columns, in :class:`DeliverableState`'s
+order."""
+
+
+def row_of(found: Sequence[Any], deliverable: Any) -> "DeliverableRow":
+    """The :class:`DeliverableRow` of the rows of a ``_by_codes`` statement, the deliverable
+    (entity or state) taken from their first columns."""
+    measure_code, line_code, _tag, *entry = found[0][-8:]
+    return DeliverableRow(deliverable, line_code, measure_code,
+                          [row[-6] for row in found if row[-6] is not None],
+                          in_effect=EntryInEffect(*entry) if entry[0] is not None else None)
 
 
 @dataclass(frozen=True)
@@ -144,10 +188,7 @@ def find_row(session: Session, *, mandate: str, code: str) -> DeliverableRow:
     if not found:
         get_mandate(session, code=mandate)  # 404 if the mandate is what does not exist
         raise deliverable_not_found(mandate, code)
-    deliverable, measure_code, line_code, _tag, *entry = found[0]
-    return DeliverableRow(deliverable, line_code, measure_code,
-                          [row[3] for row in found if row[3] is not None],
-                          in_effect=EntryInEffect(*entry) if entry[0] is not None else None)
+    return row_of(found, found[0][0])
 
 
 _TAGS = DeliverableTag.__table__  # type: ignore[attr-defined]

@@ -78,10 +78,15 @@ def _bump_pending(session: Session) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _count_commit(session: Session) -> None:
-    global _local_commits
     if session.info.pop(BUMPED, False):
-        with _local_commits_lock:
-            _local_commits += 1
+        count_local_commit()
+
+
+def count_local_commit() -> None:
+    """Note a commit of this process that bumped a data version (read-your-writes)."""
+    global _local_commits
+    with _local_commits_lock:
+        _local_commits += 1
 
 
 @event.listens_for(Session, "after_soft_rollback")
