@@ -4,8 +4,8 @@ Times are medians of interleaved runs (planpulse, floor, planpulse, floor, ...),
 change in the machine's load during the run weighs on both sides alike.
 """
 
-import http.client
 import json
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.bench import floors
 from app.bench.floors import Sums
-from app.bench.http import concurrently, load, request, serving
+from app.bench.http import KeptAlive, concurrently, load, request, serving
 from app.bench.report import Figure
 from app.bench.synthetic import (
     END,
@@ -304,6 +304,10 @@ def http_figures(database_url: str, database: str, plan: SyntheticPlan, ids: Ids
     return figures
 
 
+WRITE_WORKERS = 2
+"""Server processes for the write figure: one per core of a 2-core machine."""
+
+
 def write_figure(database_url: str, engine: Engine, ids: Ids, plan: SyntheticPlan,
                  settings: Settings) -> Figure:
     """Status changes with history over HTTP from concurrent clients, each on a deliverable
@@ -319,25 +323,27 @@ def write_figure(database_url: str, engine: Engine, ids: Ids, plan: SyntheticPla
         session.commit()
     before = _history_state(engine, ours_ids)
     mandate = plan.code
-    with serving(database_url, workers=2) as server:
+    # PostgreSQL does best with few connections at work per core (docs/deployment.md,
+    # "Connection pools"): four per core of this machine, shared among the workers.
+    pool = max(2, 4 * (os.cpu_count() or 1) // WRITE_WORKERS)
+    with serving(database_url, workers=WRITE_WORKERS,
+                 extra_env={"PLANPULSE_DB_POOL_SIZE": str(pool)}) as server:
         def change(i: int) -> tuple[int, int]:
             path = f"/api/v1/mandates/{mandate}/deliverables/{codes[i]}"
             _status, headers, _body = request(server.port, "GET", path)
             etag = headers["etag"]
             applied = failed = 0
-            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+            connection = KeptAlive(server.port)
             auth = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
             k = 0
             stop = time.perf_counter() + settings.write_seconds
             while time.perf_counter() < stop:
                 k += 1
-                connection.request("POST", f"{path}/status", body=json.dumps(
-                    {"status": "in_progress", "percent_complete": k % 97 + 1}),
-                    headers={**auth, "If-Match": etag})
-                response = connection.getresponse()
-                response.read()
-                if response.status == 200:
-                    new = response.getheader("etag") or etag
+                status, answer, _body = connection.send("POST", f"{path}/status", {
+                    **auth, "If-Match": etag}, json.dumps(
+                        {"status": "in_progress", "percent_complete": k % 97 + 1}).encode())
+                if status == 200:
+                    new = answer.get("etag") or etag
                     applied += new != etag
                     etag = new
                 else:
@@ -359,7 +365,8 @@ def write_figure(database_url: str, engine: Engine, ids: Ids, plan: SyntheticPla
         "postgresql", f"status changes with history over HTTP, {writers} clients", "changes/s",
         ours, theirs, ">= 300/s, none lost", ours >= 300 and nothing_lost, nothing_lost,
         note=f"{applied} changes acknowledged and recorded, {failed} refused; server with "
-             "2 workers; floor: raw UPDATE + INSERT per transaction, same clients")
+             f"{WRITE_WORKERS} workers, {pool} connections each; floor: raw UPDATE + INSERT "
+             "per transaction, same clients")
 
 
 def _history_state(engine: Engine, deliverable_ids: list[int]) -> tuple[int, int]:
