@@ -28,14 +28,19 @@ def test_every_route_commits_before_it_answers() -> None:
     assert [r.path for r in routes if not isinstance(r, CommitBeforeResponse)] == []
 
 
-def test_a_commit_that_fails_is_an_error_and_nothing_is_stored(
-    engine: Engine, client: TestClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _editor_and_etag(engine: Engine, client: TestClient) -> tuple[dict[str, str], str]:
+    """The bundled plan, an editor's headers and L3M3D2's current ETag."""
     with Session(engine) as session:
         import_plan(session, plan=bundled_plan())
         session.commit()
-    editor = auth(new_token(engine, Role.editor))
-    etag = client.get(f"{M}/deliverables/L3M3D2").headers["etag"]
+    return (auth(new_token(engine, Role.editor)),
+            client.get(f"{M}/deliverables/L3M3D2").headers["etag"])
+
+
+def test_a_commit_that_fails_is_an_error_and_nothing_is_stored(
+    engine: Engine, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    editor, etag = _editor_and_etag(engine, client)
     before = snapshot(engine)
 
     def broken_commit(self: Session, *args: Any, **kwargs: Any) -> None:
@@ -60,11 +65,7 @@ def test_a_direct_write_that_fails_is_an_error_and_nothing_is_stored(
     handed out again."""
     if backend != "postgresql":
         pytest.skip("PostgreSQL only: SQLite has no direct path")
-    with Session(engine) as session:
-        import_plan(session, plan=bundled_plan())
-        session.commit()
-    editor = auth(new_token(engine, Role.editor))
-    etag = client.get(f"{M}/deliverables/L3M3D2").headers["etag"]
+    editor, etag = _editor_and_etag(engine, client)
     before = snapshot(engine)
     original = DriverConnection.execute
     broken: list[Any] = []
