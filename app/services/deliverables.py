@@ -112,13 +112,17 @@ def to_public(row: DeliverableRow) -> dict[str, Any]:
 _IN_EFFECT = aliased(StatusChange, name="in_effect")
 
 
+_ALONGSIDE = (Measure.code, ActionLine.code, DeliverableTag.tag, _IN_EFFECT.id,
+              _IN_EFFECT.to_status, _IN_EFFECT.percent_complete, _IN_EFFECT.effective_at,
+              _IN_EFFECT.recorded_at)
+"""What :func:`_by_codes` reads after the deliverable, in this order (:func:`row_of`)."""
+
+
 def _by_codes(*deliverable: Any) -> Select[Any]:
     """``deliverable`` (the entity or its columns), its measure's and line's codes, a tag
     per row and the entry in effect, by the mandate's code and its own."""
     return (
-        select(*deliverable, Measure.code, ActionLine.code, DeliverableTag.tag,
-               _IN_EFFECT.id, _IN_EFFECT.to_status, _IN_EFFECT.percent_complete,
-               _IN_EFFECT.effective_at, _IN_EFFECT.recorded_at)
+        select(*deliverable, *_ALONGSIDE)
         .join(Mandate, Mandate.id == Deliverable.mandate_id)
         .join(Measure, Measure.id == Deliverable.measure_id)
         .join(ActionLine, ActionLine.id == Measure.action_line_id)
@@ -163,9 +167,10 @@ order."""
 def row_of(found: Sequence[Any], deliverable: Any) -> "DeliverableRow":
     """The :class:`DeliverableRow` of the rows of a ``_by_codes`` statement, the deliverable
     (entity or state) taken from their first columns."""
-    measure_code, line_code, _tag, *entry = found[0][-8:]
+    tag_at = 2 - len(_ALONGSIDE)  # the tag's column, counted from the end
+    measure_code, line_code, _tag, *entry = found[0][-len(_ALONGSIDE):]
     return DeliverableRow(deliverable, line_code, measure_code,
-                          [row[-6] for row in found if row[-6] is not None],
+                          [row[tag_at] for row in found if row[tag_at] is not None],
                           in_effect=EntryInEffect(*entry) if entry[0] is not None else None)
 
 
