@@ -10,6 +10,7 @@ rest on.
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select, update
@@ -17,10 +18,14 @@ from sqlalchemy.orm import Session
 
 from app.bench import report
 from app.bench.run import run
-from app.models import Deliverable, StatusChange
+from app.models import ActionLine, Deliverable, Measure, StatusChange
 from app.services.bundled import bundled_plan
+from app.services.deliverables import DeliverableFilter
 from app.services.history import day_key, fork_of, fork_path
+from app.services.lookup import get_mandate
 from app.services.plan_import import import_plan
+from app.services.progress import ProgressQuery, line_totals, measure_totals
+from app.services.rollup import Totals, sum_totals
 from tests.conftest import POSTGRES_ADMIN_URL
 
 TINY = 0.002
@@ -75,27 +80,73 @@ def test_the_interval_tree_finds_exactly_the_entries_in_effect() -> None:
             begins, ends, moment)
 
 
+def _copies(session: Session, deliverable_id: int) -> list[Any]:
+    return session.execute(
+        select(StatusChange.mandate_id, StatusChange.measure_id, StatusChange.weight,
+               StatusChange.action_line_id, func.count())
+        .where(StatusChange.deliverable_id == deliverable_id)
+        .group_by(StatusChange.mandate_id, StatusChange.measure_id, StatusChange.weight,
+                  StatusChange.action_line_id)
+    ).all()
+
+
 def test_history_copies_follow_the_deliverable(session: Session, engine: Engine) -> None:
-    """Entries carry their deliverable's mandate, measure and weight: filled in when an
-    entry is written without them, and rewritten by any change of measure or weight, by
-    whatever writes it (the database's triggers)."""
+    """Entries carry their deliverable's mandate, measure, weight and action line: filled
+    in when an entry is written without them, and rewritten by any change of measure or
+    weight, or of the measure's action line, by whatever writes it (the database's
+    triggers)."""
     import_plan(session, plan=bundled_plan())
     session.commit()
     deliverable = session.execute(
         select(Deliverable).where(Deliverable.code == "L1M3D2")).scalar_one()
-    other_measure = session.execute(
-        select(Deliverable.measure_id).where(Deliverable.code == "L2M5D1")).scalar_one()
+    other_measure = session.get_one(Measure, session.execute(
+        select(Deliverable.measure_id).where(Deliverable.code == "L2M5D1")).scalar_one())
     session.execute(update(Deliverable).where(Deliverable.id == deliverable.id)
-                    .values(weight=4.5, measure_id=other_measure))
+                    .values(weight=4.5, measure_id=other_measure.id))
     session.execute(StatusChange.__table__.insert().values(  # type: ignore[attr-defined]
         deliverable_id=deliverable.id, to_status="completed", changed_by="test",
         effective_at=datetime(2021, 1, 1, tzinfo=UTC),
         recorded_at=datetime(2021, 1, 1, tzinfo=UTC), valid_to=None))
     session.commit()
-    copies = session.execute(
-        select(StatusChange.mandate_id, StatusChange.measure_id, StatusChange.weight,
-               func.count())
-        .where(StatusChange.deliverable_id == deliverable.id)
-        .group_by(StatusChange.mandate_id, StatusChange.measure_id, StatusChange.weight)
-    ).all()
-    assert copies == [(deliverable.mandate_id, other_measure, 4.5, 2)]
+    assert _copies(session, deliverable.id or 0) == [
+        (deliverable.mandate_id, other_measure.id, 4.5, other_measure.action_line_id, 2)]
+
+    first_line = session.execute(select(ActionLine.id).where(
+        ActionLine.mandate_id == deliverable.mandate_id, ActionLine.code == "L1")).scalar_one()
+    session.execute(update(Measure).where(Measure.id == other_measure.id)
+                    .values(action_line_id=first_line))
+    session.commit()
+    assert _copies(session, deliverable.id or 0) == [
+        (deliverable.mandate_id, other_measure.id, 4.5, first_line, 2)]
+
+
+def test_a_measure_moved_to_another_line_moves_its_past_too(session: Session) -> None:
+    """Structure is today's at every time: once a plan file moves a measure to another
+    action line, the per-line rollups as of any earlier time count it in its new line,
+    as the sum of each line's measures does."""
+    plan = bundled_plan()
+    import_plan(session, plan=plan)
+    session.commit()
+    moved = plan.model_copy(deep=True)
+    measure = moved.action_lines[0].measures.pop(0)
+    moved.action_lines[1].measures.append(measure)
+    import_plan(session, plan=moved)
+    session.commit()
+    mandate = get_mandate(session, code=plan.mandate.code)
+    lines = {line.id: line.code for line in session.execute(
+        select(ActionLine.id, ActionLine.code).where(ActionLine.mandate_id == mandate.id))}
+    line_of_measure = dict(session.execute(
+        select(Measure.id, Measure.action_line_id).where(Measure.mandate_id == mandate.id)
+    ).all())
+    for as_of in (datetime(2019, 6, 1, tzinfo=UTC), datetime(2030, 1, 1, tzinfo=UTC)):
+        query = ProgressQuery(where=DeliverableFilter(mandate_id=mandate.id or 0), as_of=as_of)
+        per_line = line_totals(session, mandate=mandate, query=query)
+        summed: dict[int, list[Totals]] = {}
+        for measure_id, totals in measure_totals(session, mandate=mandate,
+                                                 query=query).items():
+            summed.setdefault(line_of_measure[measure_id], []).append(totals)
+        assert {lines[k]: v.by_status for k, v in per_line.items()} == {
+            lines[k]: sum_totals(v).by_status for k, v in summed.items()}
+        assert (per_line[line_of_measure[session.execute(select(Measure.id).where(
+            Measure.mandate_id == mandate.id, Measure.code == measure.code)).scalar_one()]]
+            .deliverables > 0)

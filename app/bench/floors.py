@@ -94,12 +94,14 @@ def raw_bulk_insert(connection: Connection, plan: SyntheticPlan, *, code: str, i
     """The plan's rows as an import writes them (structure, tags, one history entry per
     deliverable), inserted with executemany and nothing else: the import's floor."""
     rows = structure_rows(plan, ids, code=code, now=now)
+    line_of_measure = {row["id"]: row["action_line_id"] for row in rows["measure"]}
     for table in ("mandate", "action_line", "measure", "deliverable", "deliverable_tag"):
         if rows[table]:
             connection.execute(insert(metadata.tables[table]), rows[table])
     connection.execute(insert(metadata.tables["status_change"]), [
         {"deliverable_id": row["id"], "mandate_id": ids.mandate, "measure_id": row["measure_id"],
-         "weight": row["weight"], "from_status": None, "to_status": row["status"],
+         "weight": row["weight"], "action_line_id": line_of_measure[row["measure_id"]],
+         "from_status": None, "to_status": row["status"],
          "percent_complete": row["percent_complete"], "note": None, "evidence_url": None,
          "changed_by": ACTOR, "effective_at": now, "recorded_at": now, "valid_to": None,
          "fork": OPEN_FORK}
@@ -110,6 +112,7 @@ def raw_bulk_insert(connection: Connection, plan: SyntheticPlan, *, code: str, i
 RAW_UPDATE = ("UPDATE deliverable SET status = %s, percent_complete = %s, version = version + 1, "
               "updated_at = %s WHERE id = %s AND version = %s")
 RAW_INSERT = ("INSERT INTO status_change (deliverable_id, mandate_id, measure_id, weight, "
-              "from_status, to_status, percent_complete, changed_by, effective_at, recorded_at, "
-              "fork) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
+              "action_line_id, from_status, to_status, percent_complete, changed_by, "
+              "effective_at, recorded_at, fork) "
+              "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
 """The status-change floor: the deliverable's UPDATE and the history INSERT, one commit."""

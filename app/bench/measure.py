@@ -403,8 +403,8 @@ def _raw_writes(database_url: str, deliverable_ids: list[int], ids: Ids, plan: S
                                                            now, deliverable, version))
                     connection.execute(floors.RAW_INSERT, (
                         deliverable, ids.mandate, ids.measure + item.measure, item.weight,
-                        "in_progress", "in_progress", float(k % 97 + 1), "bench", now, now,
-                        OPEN_FORK))
+                        ids.line + plan.measures[item.measure][0], "in_progress",
+                        "in_progress", float(k % 97 + 1), "bench", now, now, OPEN_FORK))
                 version += 1
                 done += 1
         return done

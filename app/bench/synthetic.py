@@ -281,9 +281,9 @@ def structure_rows(plan: SyntheticPlan, ids: Ids, *, code: str, now: datetime
             "deliverable": deliverables, "deliverable_tag": tags}
 
 
-HISTORY_COLUMNS = ("id", "deliverable_id", "mandate_id", "measure_id", "weight", "from_status",
-                   "to_status", "percent_complete", "note", "evidence_url", "changed_by",
-                   "effective_at", "recorded_at", "valid_to", "fork")
+HISTORY_COLUMNS = ("id", "deliverable_id", "mandate_id", "measure_id", "weight", "action_line_id",
+                   "from_status", "to_status", "percent_complete", "note", "evidence_url",
+                   "changed_by", "effective_at", "recorded_at", "valid_to", "fork")
 
 
 def history_rows(plan: SyntheticPlan, ids: Ids, *, to_time: Any) -> Iterator[tuple[Any, ...]]:
@@ -293,6 +293,7 @@ def history_rows(plan: SyntheticPlan, ids: Ids, *, to_time: Any) -> Iterator[tup
     history = plan.history
     total = len(history)
     items = plan.items
+    line_of_measure = [ids.line + line for line, _code, _title in plan.measures]
     for n in range(total):
         index = history.item[n]
         item = items[index]
@@ -302,7 +303,7 @@ def history_rows(plan: SyntheticPlan, ids: Ids, *, to_time: Any) -> Iterator[tup
         start = history.effective[n]
         end = None if last else history.effective[n + 1]
         yield (ids.change + n, ids.deliverable + index, ids.mandate,
-               ids.measure + item.measure, item.weight,
+               ids.measure + item.measure, item.weight, line_of_measure[item.measure],
                None if first else STATUSES[history.status[n - 1]].value,
                STATUSES[history.status[n]].value,
                None if math.isnan(percent) else percent, None, None, ACTOR,

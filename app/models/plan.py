@@ -26,7 +26,8 @@ CODE_LENGTH = 64
 TITLE_LENGTH = 2000
 OPEN_FORK = 1 << 16
 """The fork of every entry still in effect (app/services/history.py)."""
-IN_EFFECT_COLUMNS = ("deliverable_id", "to_status", "percent_complete", "measure_id", "weight")
+IN_EFFECT_COLUMNS = ("deliverable_id", "to_status", "percent_complete", "measure_id", "weight",
+                     "action_line_id")
 """What a rollup as of a time reads from an entry in effect then."""
 
 
@@ -226,9 +227,11 @@ class StatusChange(SQLModel, table=True):
     app/services/history.py); maintained with ``valid_to``."""
     mandate_id: int | None = Field(default=None, sa_column=Column(
         Integer, ForeignKey("mandate.id", ondelete="CASCADE"), nullable=True))
-    """Copies of the deliverable's mandate, measure and weight, so that a rollup as of any
-    time reads the history alone. The database keeps them in step (migration 0005's
-    triggers): filled from the deliverable when an entry is written without them, and
-    rewritten whenever the deliverable moves to another measure or changes weight."""
+    """Copies of the deliverable's mandate, measure, weight and action line, so that a
+    rollup as of any time reads the history alone. The database keeps them in step
+    (migrations 0005 and 0007's triggers): filled from the deliverable when an entry is
+    written without them, and rewritten whenever the deliverable moves to another measure
+    or changes weight, or its measure moves to another action line."""
     measure_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     weight: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    action_line_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))

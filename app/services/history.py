@@ -17,9 +17,10 @@ before T and are in effect iff they end after T, for a node right of T they end 
 and are in effect iff they began by T. So :func:`in_effect_branches` reads exactly the
 entries in effect, by 18 index range scans at most, whatever the history's size.
 
-Entries carry copies of their deliverable's mandate (which never changes), measure and
-weight, kept in step by the database (migration 0005's triggers), so that a rollup as of T
-reads the history alone. The plan's structure, weights and tags are today's: only statuses
+Entries carry copies of their deliverable's mandate (which never changes), measure, weight
+and action line, kept in step by the database (migrations 0005 and 0007's triggers), so
+that a rollup as of T reads the history alone, grouped by measure or action line without
+a join. The plan's structure, weights and tags are today's: only statuses
 travel in time.
 """
 
@@ -186,10 +187,11 @@ def current_entry(session: Session, *, deliverable_id: int) -> Any:
                                         {"of_deliverable": deliverable_id}).first()
 
 
-ENTRY_COLUMNS = ("deliverable_id", "mandate_id", "measure_id", "weight", "from_status",
-                 "to_status", "percent_complete", "note", "evidence_url", "changed_by",
-                 "effective_at", "recorded_at")
-"""What an entry given to :func:`record_changes` or :func:`append_entry` holds."""
+ENTRY_COLUMNS = ("deliverable_id", "mandate_id", "measure_id", "weight", "action_line_id",
+                 "from_status", "to_status", "percent_complete", "note", "evidence_url",
+                 "changed_by", "effective_at", "recorded_at")
+"""What an entry given to :func:`record_changes` or :func:`append_entry` holds; a copy
+left out (None) is filled by the database from the deliverable."""
 
 
 ENTRY_ROW_COLUMNS = (*ENTRY_COLUMNS, "valid_to", "fork")

@@ -91,7 +91,8 @@ def import_plan(
 
     line_ids = _upsert_action_lines(session, mandate_id, plan, report)
     measure_ids = _upsert_measures(session, mandate_id, plan, line_ids, report)
-    _upsert_deliverables(session, mandate_id, plan, measure_ids, now, effective_at, report)
+    _upsert_deliverables(session, mandate_id, plan, line_ids, measure_ids, now, effective_at,
+                         report)
     _upsert_indicators(session, mandate_id, plan, line_ids, measure_ids, now, report)
     if prune:
         _prune(session, mandate_id, report)
@@ -192,12 +193,15 @@ def _upsert_deliverables(
     session: Session,
     mandate_id: int,
     plan: PlanFile,
+    line_ids: dict[str, int],
     measure_ids: dict[str, int],
     now: datetime,
     effective_at: datetime,
     report: ImportReport,
 ) -> None:
     kind = report.deliverables
+    line_of_measure = {measure.code: line_ids[line.code]
+                       for line in plan.action_lines for measure in line.measures}
     existing = {row.code: row for row in session.execute(
         select(Deliverable.id, Deliverable.code, Deliverable.title, Deliverable.weight,
                Deliverable.owner, Deliverable.due_date, Deliverable.position,
@@ -231,7 +235,8 @@ def _upsert_deliverables(
         }
         wanted_state = (spec.status.value, spec.percent_complete)
         wanted_tags[spec.code] = set(spec.tags)
-        copies = {"measure_id": values["measure_id"], "weight": spec.weight}
+        copies = {"measure_id": values["measure_id"], "weight": spec.weight,
+                  "action_line_id": line_of_measure[measure.code]}
         row = existing.get(spec.code)
         if row is None:
             inserts.append({"mandate_id": mandate_id, "code": spec.code, "version": 1,

@@ -84,12 +84,15 @@ def _scoped_states(query: ProgressQuery) -> tuple[Any, Any]:
     return state, conditions
 
 
-def _grouped(statement: Select[Any], group: Group, *, deliverable_id: Any, measure_id: Any
-             ) -> tuple[Select[Any], Any]:
+def _grouped(statement: Select[Any], group: Group, *, deliverable_id: Any, measure_id: Any,
+             line_id: Any = None) -> tuple[Select[Any], Any]:
     """Add the grouping (and the join it needs) to a rollup statement; return it with the
-    key column, None for the whole mandate."""
+    key column, None for the whole mandate. ``line_id``: the action line's column when the
+    rows carry it (history entries do), which spares the join to measure."""
     if group == "measure":
         return statement.add_columns(measure_id.label("key")).group_by(measure_id), True
+    if group == "line" and line_id is not None:
+        return statement.add_columns(line_id.label("key")).group_by(line_id), True
     if group == "line":
         return (statement.add_columns(Measure.action_line_id.label("key"))
                 .join(Measure, Measure.id == measure_id).group_by(Measure.action_line_id), True)
@@ -152,7 +155,8 @@ def _rollup_in_time(session: Session, *, mandate: Mandate, query: ProgressQuery,
                    func.coalesce(func.sum(e.weight * policy.score_sql(
                        e.to_status, e.percent_complete)), literal(0.0, Float)).label("ws"))
             .where(*branch).group_by(e.to_status),
-            group, deliverable_id=e.deliverable_id, measure_id=e.measure_id)
+            group, deliverable_id=e.deliverable_id, measure_id=e.measure_id,
+            line_id=e.action_line_id)
         parts.append(statement)
     d = Deliverable
     base = select(literal(1).label("part"), literal(None, String).label("status"),
