@@ -20,8 +20,7 @@ entries in effect, by 18 index range scans at most, whatever the history's size.
 Entries carry copies of their deliverable's mandate (which never changes), measure, weight
 and action line, kept in step by the database (migrations 0005 and 0007's triggers), so
 that a rollup as of T reads the history alone, grouped by measure or action line without
-a join. The plan's structure, weights and tags are today's: only statuses
-travel in time.
+a join. The plan's structure, weights and tags are today's: only statuses travel in time.
 """
 
 from collections.abc import Sequence
