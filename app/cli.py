@@ -15,9 +15,9 @@ from app.errors import InvalidInput, PlanpulseError
 from app.models import Role
 from app.reports.formats import Part, ReportFormat
 from app.schemas.plan_file import parse_plan_text
-from app.services import audit, tokens
-from app.services.plan_export import dump_yaml, export_plan, to_json_ready
-from app.services.plan_import import ImportReport, import_plan
+from app.services.access import audit, tokens
+from app.services.plan.exporter import dump_yaml, export_plan, to_json_ready
+from app.services.plan.importer import ImportReport, import_plan
 
 app = typer.Typer(help="planpulse: action-plan KPI tracking.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
@@ -51,7 +51,7 @@ def serve(
 ) -> None:
     """Migrate the database to head, load the bundled plan into an empty one, and serve."""
     from app import migrate, serving
-    from app.services.bundled import load_bundled_plan_if_empty
+    from app.services.plan.bundled import load_bundled_plan_if_empty
     from app.settings import get_settings
 
     engine = get_engine()
@@ -206,7 +206,7 @@ def report_command(
     symbols, the progress per action line and the indicators, as md, csv, xlsx or html."""
     from app.reports.build import build_report
     from app.reports.render import render
-    from app.services.attainment import Thresholds
+    from app.services.indicators.attainment import Thresholds
     from app.services.lookup import get_mandate
     from app.services.periods import parse_instant
     from app.settings import get_settings

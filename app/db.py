@@ -132,7 +132,7 @@ def driver_connection(engine: Engine) -> Iterator[DriverConnection]:
     """A pooled connection of the driver itself (psycopg), in autocommit: each statement
     its own transaction. For the hot paths whose one write is one statement, where
     SQLAlchemy's work per statement would cost more than the database's
-    (app/services/direct_status.py)."""
+    (app/services/status/direct.py)."""
     pooled = engine.raw_connection()
     connection = pooled.driver_connection
     connection.autocommit = True

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from app.models import Role
 from app.schemas.plan_file import validate_plan
-from app.services import tokens
-from app.services.plan_import import ImportReport, import_plan
+from app.services.access import tokens
+from app.services.plan.importer import ImportReport, import_plan
 
 DATA = Path(__file__).parent / "data"
 OTHER_ORG_PLAN = DATA / "other-org-plan.yaml"

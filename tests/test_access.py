@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from app.main import ROUTERS
 from app.models import ApiToken, Role
 from app.models.types import utcnow
-from app.services.bundled import bundled_plan
-from app.services.plan_import import import_plan
+from app.services.plan.bundled import bundled_plan
+from app.services.plan.importer import import_plan
 from tests.conftest import make_client
 from tests.helpers import auth, new_token
 

@@ -9,7 +9,7 @@ import pytest
 
 from app.models import Aggregation, Direction
 from app.schemas.splits import share, split_problems
-from app.services.attainment import (
+from app.services.indicators.attainment import (
     DEFAULT_THRESHOLDS,
     AttainmentStatus,
     Thresholds,

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from app.models import Role
 from app.models.types import utcnow
-from app.services import tokens
-from app.services.bundled import bundled_plan
-from app.services.plan_import import import_plan
+from app.services.access import tokens
+from app.services.plan.bundled import bundled_plan
+from app.services.plan.importer import import_plan
 from tests.helpers import auth, new_token, snapshot
 
 API = "/api/v1"

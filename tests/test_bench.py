@@ -19,13 +19,13 @@ from sqlalchemy.orm import Session
 from app.bench import report
 from app.bench.run import run
 from app.models import ActionLine, Deliverable, Measure, StatusChange
-from app.services.bundled import bundled_plan
-from app.services.deliverables import DeliverableFilter
-from app.services.history import day_key, fork_of, fork_path
 from app.services.lookup import get_mandate
-from app.services.plan_import import import_plan
-from app.services.progress import ProgressQuery, line_totals, measure_totals
-from app.services.rollup import Totals, sum_totals
+from app.services.plan.bundled import bundled_plan
+from app.services.plan.deliverables import DeliverableFilter
+from app.services.plan.importer import import_plan
+from app.services.rollups.progress import ProgressQuery, line_totals, measure_totals
+from app.services.rollups.rules import Totals, sum_totals
+from app.services.status.history import day_key, fork_of, fork_path
 from tests.conftest import POSTGRES_ADMIN_URL
 
 TINY = 0.002

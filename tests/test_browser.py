@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 
 from app.models import Role
 from app.reports.vocabulary import percent
-from app.services.bundled import bundled_plan
-from app.services.plan_import import import_plan
+from app.services.plan.bundled import bundled_plan
+from app.services.plan.importer import import_plan
 from tests.helpers import auth, new_token
 
 CHROMIUM = os.environ.get("PLANPULSE_TEST_CHROMIUM") or shutil.which("chromium") or (

@@ -15,7 +15,7 @@ from app.coverage.model import from_plan_file
 from app.coverage.output import Location, as_text
 from app.coverage.rules import RULES
 from app.coverage.source import line_numbers
-from app.services.bundled import bundled_plan, bundled_plan_text
+from app.services.plan.bundled import bundled_plan, bundled_plan_text
 
 CI_DOC = Path(__file__).parent.parent / "docs" / "ci.md"
 TEXT = CI_DOC.read_text(encoding="utf-8")

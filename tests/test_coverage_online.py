@@ -19,10 +19,10 @@ from app.coverage.config import Layer, merge, to_query
 from app.coverage.model import Severity, ThresholdsWhen
 from app.models import Role, Status
 from app.schemas.plan_file import parse_plan_text
-from app.services.bundled import bundled_plan
-from app.services.deliverable_writes import StatusUpdate, change_status, etag
 from app.services.lookup import get_deliverable, get_mandate
-from app.services.plan_import import import_plan
+from app.services.plan.bundled import bundled_plan
+from app.services.plan.importer import import_plan
+from app.services.status.writes import StatusUpdate, change_status, etag
 from tests.conftest import make_client, serving
 from tests.helpers import DATA, auth, new_token
 

@@ -451,7 +451,7 @@ def test_figures_use_the_contract_s_formulas() -> None:
 # The bundled plan and the file's lines ------------------------------------------------------
 
 def test_the_bundled_plan_as_the_docs_show_it() -> None:
-    from app.services.bundled import bundled_plan
+    from app.services.plan.bundled import bundled_plan
 
     report = run(from_plan_file(bundled_plan()), merge([]), date(2026, 11, 27))
     by_rule: dict[str, int] = {}

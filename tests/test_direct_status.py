@@ -1,5 +1,5 @@
 """The usual status change on PostgreSQL goes straight through the driver, in autocommit
-(app/services/direct_status.py): it must answer exactly as the usual path does, write
+(app/services/status/direct.py): it must answer exactly as the usual path does, write
 nothing when it hands over to it, and give its connection back as it found it."""
 
 from typing import Any
@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 
 from app.db import driver_connection, engine_for
 from app.models import Deliverable, Role, Status, StatusChange
-from app.services import deliverable_writes as writes
-from app.services import direct_status
-from app.services.bundled import bundled_plan
 from app.services.lookup import get_deliverable, get_mandate
-from app.services.plan_import import import_plan
+from app.services.plan.bundled import bundled_plan
+from app.services.plan.importer import import_plan
+from app.services.status import direct as direct_status
+from app.services.status import writes
 from app.settings import Settings
 from tests.conftest import make_client
 from tests.helpers import auth, new_token

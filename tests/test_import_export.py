@@ -27,9 +27,9 @@ from app.models import (
     metadata,
 )
 from app.schemas.plan_file import PlanFile, parse_plan_text
-from app.services.bundled import bundled_plan, bundled_plan_text
-from app.services.plan_export import dump_yaml, export_plan, to_json_ready
-from app.services.plan_import import ImportReport, import_plan
+from app.services.plan.bundled import bundled_plan, bundled_plan_text
+from app.services.plan.exporter import dump_yaml, export_plan, to_json_ready
+from app.services.plan.importer import ImportReport, import_plan
 from tests.helpers import OTHER_ORG_PLAN, auth, load, new_token, small_plan, snapshot
 
 OTHER_ORG = "OGP-2022-2025"

@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 from app.errors import InvalidInput
 from app.models import Direction, Role
 from app.schemas.plan_file import parse_plan_text, validate_plan
-from app.services import attainment
-from app.services.bundled import bundled_plan
-from app.services.plan_export import export_plan, to_json_ready
-from app.services.plan_import import import_plan
+from app.services.indicators import attainment
+from app.services.plan.bundled import bundled_plan
+from app.services.plan.exporter import export_plan, to_json_ready
+from app.services.plan.importer import import_plan
 from tests.conftest import make_client
 from tests.helpers import auth, load, new_token, small_plan, snapshot
 

@@ -35,8 +35,8 @@ from sqlalchemy.orm import Session
 
 from app.main import create_app
 from app.models import ActionLine, Deliverable, Indicator, Mandate, Measure, Role
-from app.services.bundled import bundled_plan
-from app.services.plan_import import import_plan
+from app.services.plan.bundled import bundled_plan
+from app.services.plan.importer import import_plan
 from app.settings import Settings
 from tests.conftest import _empty_all_tables
 from tests.helpers import auth, new_token

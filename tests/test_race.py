@@ -13,8 +13,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from app.models import Deliverable, Role, StatusChange
-from app.services.bundled import bundled_plan
-from app.services.plan_import import import_plan
+from app.services.plan.bundled import bundled_plan
+from app.services.plan.importer import import_plan
 from tests.helpers import auth, new_token
 
 WRITERS = 32

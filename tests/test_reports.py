@@ -25,9 +25,9 @@ from app.reports.build import (
 )
 from app.reports.formats import Part, ReportFormat, file_name
 from app.reports.render import data_table, render
-from app.services.bundled import bundled_plan
 from app.services.lookup import get_mandate
-from app.services.plan_import import import_plan
+from app.services.plan.bundled import bundled_plan
+from app.services.plan.importer import import_plan
 from tests.helpers import auth, new_token
 
 M = "/api/v1/mandates/2018-2020"

@@ -1,5 +1,5 @@
 """Progress rollups: figures worked out by hand, a property test against the plain-Python
-reference (:func:`app.services.rollup.totals_of`), time travel (as_of, known_at, series),
+reference (:func:`app.services.rollups.rules.totals_of`), time travel (as_of, known_at, series),
 explanations, themes and filters, compare, caching, and SQLite/PostgreSQL agreement.
 
 Every test here runs on SQLite and on PostgreSQL (through the ``engine`` fixtures), except
@@ -27,11 +27,11 @@ from app.db import build_engine
 from app.models import Deliverable, Role, Status, StatusChange
 from app.models.types import utcnow
 from app.schemas.plan_file import parse_plan_text
-from app.services.bundled import bundled_plan
-from app.services.deliverable_writes import StatusUpdate, change_status, etag
 from app.services.lookup import get_mandate
-from app.services.plan_import import import_plan
-from app.services.rollup import Policy, totals_of
+from app.services.plan.bundled import bundled_plan
+from app.services.plan.importer import import_plan
+from app.services.rollups.rules import Policy, totals_of
+from app.services.status.writes import StatusUpdate, change_status, etag
 from tests.conftest import drop_database, make_client, new_database_url
 from tests.helpers import OTHER_ORG_PLAN, auth, load, new_token, small_plan
 

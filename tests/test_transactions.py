@@ -13,9 +13,9 @@ from app.api.deps import CommitBeforeResponse
 from app.db import DriverConnection
 from app.main import ROUTERS
 from app.models import Role
-from app.services import deliverable_writes as writes
-from app.services.bundled import bundled_plan
-from app.services.plan_import import import_plan
+from app.services.plan.bundled import bundled_plan
+from app.services.plan.importer import import_plan
+from app.services.status import writes
 from tests.helpers import auth, new_token, snapshot
 
 M = "/api/v1/mandates/2018-2020"

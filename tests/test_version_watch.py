@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.db import build_engine
 from app.models import Role
-from app.services import tokens
+from app.services.access import tokens
 from tests.conftest import make_client
 from tests.helpers import auth, load, new_token, small_plan
 

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from app.models import Role, Status
 from app.reports.vocabulary import STATUS_SYMBOLS, STATUS_WORDS, percent, whole_percent
-from app.services.bundled import bundled_plan
-from app.services.plan_import import import_plan
+from app.services.plan.bundled import bundled_plan
+from app.services.plan.importer import import_plan
 from app.web.charts import burn_up
 from app.web.templating import STATIC_DIR, TEMPLATES_DIR
 from tests.conftest import make_client

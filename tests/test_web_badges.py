@@ -8,8 +8,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app.models import Role
-from app.services.bundled import bundled_plan
-from app.services.plan_import import import_plan
+from app.services.plan.bundled import bundled_plan
+from app.services.plan.importer import import_plan
 from app.web.badges import COLOURS, NO_FIGURE, badge_svg, colour
 from tests.conftest import make_client
 from tests.helpers import auth, new_token

@@ -14,10 +14,10 @@ from app import db, settings
 from app.cli import app as cli
 from app.errors import PreconditionFailed
 from app.models import ApiToken, Deliverable, Role, Status, StatusChange
-from app.services import deliverable_writes as writes
-from app.services.bundled import bundled_plan
 from app.services.lookup import get_deliverable, get_mandate
-from app.services.plan_import import import_plan
+from app.services.plan.bundled import bundled_plan
+from app.services.plan.importer import import_plan
+from app.services.status import writes
 from tests.helpers import auth, new_token
 
 M = "/api/v1/mandates/2018-2020"

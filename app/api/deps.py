@@ -12,8 +12,9 @@ from app.api import responses
 from app.db import DriverConnection, driver_connection, reading, unit_of_work
 from app.errors import VERIFY_ACCESS, NotFound, Unauthorized
 from app.models import ApiToken, Mandate, Role
-from app.services import direct_status, tokens
+from app.services.access import tokens
 from app.services.lookup import get_mandate
+from app.services.status import direct as direct_status
 from app.settings import Settings
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -114,7 +115,7 @@ class Access:
         (before the answer leaves), rolled back if anything raises.
 
         ``direct(connection, caller)``, on PostgreSQL: tried first, on a driver connection
-        in autocommit (app/services/direct_status.py); ``work`` runs only if it returns
+        in autocommit (app/services/status/direct.py); ``work`` runs only if it returns
         ``FULL_PATH``, which it does before writing anything."""
         return await run_in_threadpool(self._run_direct_first, work, direct)
 

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, insert, text
 from app.bench.synthetic import ACTOR, Ids, SyntheticPlan, restart_sequences, structure_rows
 from app.models import metadata
 from app.models.plan import OPEN_FORK
-from app.services.rollup import RATIO_DECIMALS
+from app.services.rollups.rules import RATIO_DECIMALS
 
 SCORE = ("CASE d.status WHEN 'completed' THEN 1.0 "
          "WHEN 'in_progress' THEN coalesce(d.percent_complete / 100.0, :credit) ELSE 0.0 END")

@@ -36,10 +36,11 @@ from app.db import unit_of_work
 from app.models import Deliverable, Mandate, Role, StatusChange
 from app.models.plan import OPEN_FORK
 from app.schemas.plan_file import parse_plan_text
-from app.services import progress, tokens
-from app.services.deliverables import DeliverableFilter
-from app.services.plan_import import import_plan
-from app.services.rollup import Policy, Totals, totals_of
+from app.services.access import tokens
+from app.services.plan.deliverables import DeliverableFilter
+from app.services.plan.importer import import_plan
+from app.services.rollups import progress
+from app.services.rollups.rules import Policy, Totals, totals_of
 
 AS_OF = START + (END - START) / 2
 """The time the as_of figures travel to: the middle of the history, where about as many

@@ -20,8 +20,8 @@ from app import migrate
 from app.bench import measure, report
 from app.bench.synthetic import Ids, Scale, SyntheticPlan, analyze, load_plan, make_plan
 from app.db import build_engine, unit_of_work
-from app.services.bundled import bundled_plan
-from app.services.plan_import import import_plan
+from app.services.plan.bundled import bundled_plan
+from app.services.plan.importer import import_plan
 
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 BENCH_CODE = "BENCH"

@@ -5,7 +5,7 @@ x 10 deliverables = 100,000 deliverables with weights, tags and percentages, and
 1,000,000 status changes spread over three years. Every deliverable has at least one
 history entry (its creation, as an import records it); each entry's ``valid_to`` is the
 ``effective_at`` of the next one, and a deliverable's current status is its last entry:
-exactly the model that :mod:`app.services.history` maintains.
+exactly the model that :mod:`app.services.status.history` maintains.
 
 Loading is not what the benchmark measures, so it takes the fastest road: explicit ids,
 ``executemany`` on SQLite and ``COPY`` on PostgreSQL.
@@ -26,7 +26,7 @@ from app.models import ActionLine, Deliverable, Mandate, Measure, StatusChange
 from app.models.enums import Status
 from app.models.plan import OPEN_FORK
 from app.models.types import UTCDateTime
-from app.services.history import DAY_KEY_MAX, DAY_KEY_MIN, fork_of_days
+from app.services.status.history import DAY_KEY_MAX, DAY_KEY_MIN, fork_of_days
 
 START = datetime(2022, 1, 1, tzinfo=UTC)
 END = datetime(2024, 12, 31, 23, 59, 59, tzinfo=UTC)
@@ -288,7 +288,7 @@ HISTORY_COLUMNS = ("id", "deliverable_id", "mandate_id", "measure_id", "weight",
 
 def history_rows(plan: SyntheticPlan, ids: Ids, *, to_time: Any) -> Iterator[tuple[Any, ...]]:
     """Each status change as a tuple of :data:`HISTORY_COLUMNS`, with its interval closed by
-    the next entry of the same deliverable and its fork, as app.services.history keeps
+    the next entry of the same deliverable and its fork, as app.services.status.history keeps
     them (``to_time`` turns epoch seconds into the driver's value)."""
     history = plan.history
     total = len(history)

@@ -20,7 +20,7 @@ from app.schemas.plan_file import (
     MandateSpec,
     MeasureSpec,
 )
-from app.services.rollup import Policy, Totals, totals_of
+from app.services.rollups.rules import Policy, Totals, totals_of
 
 FAMILIES = ("structure", "deliverable", "indicator", "theme", "figures")
 OPEN = frozenset({Status.in_progress, Status.not_started, Status.not_achieved})

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from app.coverage.model import PlanInput
 from app.models import Deliverable, Mandate, StatusChange
 from app.schemas.plan_file import PlanFile
-from app.services.plan_export import export_plan
+from app.services.plan.exporter import export_plan
 
 
 def stored_input(session: Session, *, mandate: Mandate) -> PlanInput:

@@ -25,7 +25,7 @@ from app.models.types import UTCDateTime, utcnow
 CODE_LENGTH = 64
 TITLE_LENGTH = 2000
 OPEN_FORK = 1 << 16
-"""The fork of every entry still in effect (app/services/history.py)."""
+"""The fork of every entry still in effect (app/services/status/history.py)."""
 IN_EFFECT_COLUMNS = ("deliverable_id", "to_status", "percent_complete", "measure_id", "weight",
                      "action_line_id")
 """What a rollup as of a time reads from an entry in effect then."""
@@ -194,7 +194,7 @@ class StatusChange(SQLModel, table=True):
         Index(None, "deliverable_id", "effective_at"),
         Index(None, "deliverable_id", "valid_to"),
         Index(None, "recorded_at"),
-        # "In effect at T" as a few index range scans (app/services/history.py): entries
+        # "In effect at T" as a few index range scans (app/services/status/history.py): entries
         # whose fork lies left of T end after T; those whose fork lies right of T begin by
         # T. Both carry what a rollup reads, so that it never visits the table.
         Index("ix_status_change_fork_ends", "mandate_id", "fork", "valid_to",
@@ -224,7 +224,7 @@ class StatusChange(SQLModel, table=True):
     fork: int = Field(default=OPEN_FORK, sa_column=Column(
         Integer, nullable=False, server_default=str(OPEN_FORK)))
     """The interval's node in a relational interval tree over days (see
-    app/services/history.py); maintained with ``valid_to``."""
+    app/services/status/history.py); maintained with ``valid_to``."""
     mandate_id: int | None = Field(default=None, sa_column=Column(
         Integer, ForeignKey("mandate.id", ondelete="CASCADE"), nullable=True))
     """Copies of the deliverable's mandate, measure, weight and action line, so that a

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 
 from app.models import Mandate, Status
 from app.schemas.splits import share
-from app.services.attainment import DEFAULT_THRESHOLDS, Thresholds
-from app.services.deliverables import DeliverableFilter, list_deliverables, to_public
-from app.services.indicators import indicator_views
-from app.services.progress import ProgressQuery, mandate_progress
+from app.services.indicators.attainment import DEFAULT_THRESHOLDS, Thresholds
+from app.services.indicators.service import indicator_views
+from app.services.plan.deliverables import DeliverableFilter, list_deliverables, to_public
+from app.services.rollups.progress import ProgressQuery, mandate_progress
 
 ALL_DELIVERABLES = 1_000_000
 """The list service pages; a report takes every deliverable at once."""

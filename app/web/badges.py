@@ -16,9 +16,9 @@ from app.api.deps import MandateDep, Reader, SessionDep, SettingsDep, api_router
 from app.models import Mandate
 from app.reports.vocabulary import percent
 from app.schemas.text import CleanText
-from app.services.deliverables import DeliverableFilter
 from app.services.lookup import get_action_line
-from app.services.progress import ProgressQuery, mandate_totals
+from app.services.plan.deliverables import DeliverableFilter
+from app.services.rollups.progress import ProgressQuery, mandate_totals
 from app.services.versioning import entity_tag, matches
 
 router = api_router(tags=["badges"])

@@ -15,7 +15,7 @@ from app.api.deps import Reader, SessionDep, SettingsDep, api_router
 from app.errors import InvalidInput, PlanpulseError
 from app.models.types import utcnow
 from app.schemas.text import CleanText
-from app.services.attainment import Thresholds
+from app.services.indicators.attainment import Thresholds
 from app.services.lookup import get_mandate
 from app.settings import Settings
 from app.web import views

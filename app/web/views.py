@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session
 from app.errors import FieldError, InvalidInput
 from app.models import Mandate, Status
 from app.reports.build import DeliverableLine, Scope, scoped_progress, split_shares
-from app.services.activity import activity
-from app.services.attainment import Thresholds
-from app.services.deliverables import DeliverableFilter, mandate_list
-from app.services.indicators import indicator_views
+from app.services.indicators.attainment import Thresholds
+from app.services.indicators.service import indicator_views
 from app.services.periods import Interval, interval_ends, parse_instant
-from app.services.progress import ProgressQuery, series
+from app.services.plan.activity import activity
+from app.services.plan.deliverables import DeliverableFilter, mandate_list
+from app.services.rollups.progress import ProgressQuery, series
 from app.web.charts import BurnUp, burn_up
 
 FEED_SIZE = 12

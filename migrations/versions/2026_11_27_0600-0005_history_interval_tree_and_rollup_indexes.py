@@ -3,7 +3,7 @@ deliverable's mandate, measure and weight kept in step by triggers, with coverin
 a covering rollup index on deliverable.
 
 "The entries in effect at T" becomes a handful of index range scans that return exactly
-those entries (see app/services/history.py), and a rollup as of T reads them alone.
+those entries (see app/services/status/history.py), and a rollup as of T reads them alone.
 
 SQLite drops a table's triggers when a batch migration rebuilds it: a later revision that
 rebuilds status_change or deliverable must create the triggers below again

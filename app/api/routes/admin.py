@@ -9,7 +9,7 @@ from app.api.deps import Admin, PagingDep, SessionDep, api_router
 from app.models import Role
 from app.schemas.api import AuditEntry, Page, TokenCreated, TokenPublic
 from app.schemas.requests import TokenIn
-from app.services import audit, tokens
+from app.services.access import audit, tokens
 
 router = api_router(prefix="/api/v1", tags=["admin"])
 

@@ -8,9 +8,9 @@ from app.api.deps import MandateDep, PagingDep, Reader, SessionDep, api_router
 from app.models import Status
 from app.schemas.api import DeliverablePublic, Page, StatusChangePublic
 from app.schemas.text import CleanText
-from app.services import deliverables as service
-from app.services.deliverable_writes import etag
 from app.services.lookup import get_deliverable
+from app.services.plan import deliverables as service
+from app.services.status.writes import etag
 
 router = api_router(prefix="/api/v1/mandates/{mandate}/deliverables", tags=["deliverables"])
 

@@ -14,9 +14,9 @@ from app.models import Mandate
 from app.schemas.api import IndicatorOut, IndicatorValueOut, Page
 from app.schemas.plan_file import IndicatorSpec
 from app.schemas.requests import IndicatorValueIn
-from app.services import audit
-from app.services import indicators as service
-from app.services.attainment import Thresholds
+from app.services.access import audit
+from app.services.indicators import service
+from app.services.indicators.attainment import Thresholds
 from app.services.versioning import entity_tag, matches
 from app.settings import Settings
 

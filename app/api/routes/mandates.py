@@ -18,12 +18,12 @@ from app.schemas.api import (
 )
 from app.schemas.plan_file import PlanFile, parse_plan_text
 from app.schemas.text import CleanText
-from app.services import audit
-from app.services.activity import activity
-from app.services.deliverables import mandate_list
+from app.services.access import audit
 from app.services.periods import parse_instant
-from app.services.plan_export import dump_yaml, export_plan, to_json_ready
-from app.services.plan_import import ImportReport, import_plan
+from app.services.plan.activity import activity
+from app.services.plan.deliverables import mandate_list
+from app.services.plan.exporter import dump_yaml, export_plan, to_json_ready
+from app.services.plan.importer import ImportReport, import_plan
 
 router = api_router(prefix="/api/v1/mandates", tags=["mandates"])
 

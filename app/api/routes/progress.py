@@ -36,12 +36,12 @@ from app.schemas.api import (
     SeriesOut,
 )
 from app.schemas.text import CleanText
-from app.services import progress as service
-from app.services import tokens
-from app.services.attainment import Thresholds
-from app.services.deliverables import DeliverableFilter
+from app.services.access import tokens
+from app.services.indicators.attainment import Thresholds
 from app.services.lookup import get_mandate
 from app.services.periods import END_OF_DAY, Interval, interval_ends, parse_instant
+from app.services.plan.deliverables import DeliverableFilter
+from app.services.rollups import progress as service
 from app.services.versioning import (
     AnswerCache,
     CachedAnswer,

@@ -8,7 +8,7 @@ from app.api.deps import MandateDep, Reader, SessionDep, SettingsDep, api_router
 from app.reports.build import build_report
 from app.reports.formats import MEDIA_TYPES, Part, ReportFormat, file_name
 from app.reports.render import render
-from app.services.attainment import Thresholds
+from app.services.indicators.attainment import Thresholds
 from app.services.periods import parse_instant
 from app.services.versioning import entity_tag, matches
 

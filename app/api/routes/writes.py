@@ -15,10 +15,11 @@ from app.errors import PlanpulseError, PreconditionRequired
 from app.models import ApiToken, Role
 from app.schemas.api import BatchResult, DeliverablePublic
 from app.schemas.requests import BatchStatusIn, DeliverablePatch, StatusChangeIn
-from app.services import deliverable_writes as writes
-from app.services import direct_status, idempotency
-from app.services.deliverables import DeliverableRow, attach_tags, find_row, to_public
+from app.services.access import idempotency
 from app.services.lookup import get_deliverable, get_mandate
+from app.services.plan.deliverables import DeliverableRow, attach_tags, find_row, to_public
+from app.services.status import direct as direct_status
+from app.services.status import writes
 
 router = api_router(prefix="/api/v1/mandates/{mandate}", tags=["deliverables"])
 

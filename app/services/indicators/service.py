@@ -25,7 +25,7 @@ from app.models import (
 from app.models.types import utcnow
 from app.schemas.plan_file import IndicatorSpec, indicator_period_problems
 from app.schemas.splits import share, split_problems
-from app.services import attainment
+from app.services.indicators import attainment
 from app.services.versioning import bump_data_version
 
 MANDATE_PERIOD = "mandate"

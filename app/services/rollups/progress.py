@@ -24,11 +24,10 @@ from app.models import (
     StatusChange,
 )
 from app.models.types import utcnow
-from app.services.attainment import DEFAULT_THRESHOLDS, Thresholds
-from app.services.deliverables import DeliverableFilter, apply_filter
-from app.services.history import in_effect_branches, states_as_of
-from app.services.indicators import indicator_views
-from app.services.rollup import (
+from app.services.indicators.attainment import DEFAULT_THRESHOLDS, Thresholds
+from app.services.indicators.service import indicator_views
+from app.services.plan.deliverables import DeliverableFilter, apply_filter
+from app.services.rollups.rules import (
     COMPLETION_RATE_FORMULA,
     PROGRESS_FORMULA,
     SCORE_RULE,
@@ -38,6 +37,7 @@ from app.services.rollup import (
     sum_totals,
     totals_from_row,
 )
+from app.services.status.history import in_effect_branches, states_as_of
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def rollup(session: Session, *, mandate: Mandate, query: ProgressQuery, group: G
 
     Now: one aggregate over the deliverables (the covering index ix_deliverable_rollup).
     At a past time: one aggregate over the history entries in effect then (found by
-    :func:`app.services.history.in_effect_branches`, which read nothing else), plus the
+    :func:`app.services.status.history.in_effect_branches`, which read nothing else), plus the
     deliverables that had no entry yet, which count as not_started. With ``known_at``,
     over the states rebuilt from what had been recorded by then."""
     if query.as_of is not None and query.known_at is None:

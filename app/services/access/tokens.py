@@ -61,7 +61,7 @@ CALLER_BY_HASH = select(
     _TOKENS.c.name, _TOKENS.c.role, _TOKENS.c.token_hash, _TOKENS.c.revoked_at,
     _TOKENS.c.expires_at,
 ).where(_TOKENS.c.token_hash == bindparam("digest"))
-"""What a request needs of its token, without the ORM (app/services/direct_status.py)."""
+"""What a request needs of its token, without the ORM (app/services/status/direct.py)."""
 
 
 def authenticate(session: Session, *, secret: str, now: datetime | None = None) -> ApiToken:

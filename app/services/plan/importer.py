@@ -28,9 +28,9 @@ from app.models import (
 )
 from app.models.types import utcnow
 from app.schemas.plan_file import PlanFile
-from app.services import history
-from app.services.history import states_as_of
-from app.services.indicators import indicator_columns, latest_values
+from app.services.indicators.service import indicator_columns, latest_values
+from app.services.status import history
+from app.services.status.history import states_as_of
 from app.services.versioning import bump_data_version
 
 IMPORT_ACTOR = "import"

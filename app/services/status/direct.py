@@ -21,15 +21,16 @@ from typing import Any, NamedTuple
 
 from app.db import DriverConnection
 from app.models.types import utcnow
-from app.services import deliverable_writes as writes
-from app.services import tokens, versioning
-from app.services.deliverables import (
+from app.services import versioning
+from app.services.access import tokens
+from app.services.plan.deliverables import (
     STATE_BY_CODES,
     DeliverableRow,
     DeliverableState,
     EntryInEffect,
     row_of,
 )
+from app.services.status import writes
 
 FULL_PATH: Any = object()
 """Returned when the request needs the usual path; nothing has been written."""

@@ -20,7 +20,7 @@ from app.models import (
     Mandate,
     Measure,
 )
-from app.services.indicators import declared_parts, latest_values
+from app.services.indicators.service import declared_parts, latest_values
 from app.services.lookup import get_mandate
 
 

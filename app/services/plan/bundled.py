@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Mandate
 from app.schemas.plan_file import PlanFile, parse_plan_text
-from app.services.plan_import import ImportReport, import_plan
+from app.services.plan.importer import ImportReport, import_plan
 
 BUNDLED_PLAN = "metropolis-2018-2020.yaml"
 

@@ -25,7 +25,7 @@ from app.models import (
     StatusChange,
 )
 from app.models.types import utcnow
-from app.services import history
+from app.services.status import history
 from app.services.versioning import bump_data_version, claim_bump
 
 
@@ -103,7 +103,7 @@ def change_status(
     return WriteResult(deliverable, changed=True)
 
 
-# The steps of a status change, shared with the direct path (app/services/direct_status.py).
+# The steps of a status change, shared with the direct path (app/services/status/direct.py).
 
 def requested_state(deliverable: Any, if_match: str, change: StatusUpdate, now: datetime
                     ) -> tuple[datetime, tuple[str, float | None]]:

@@ -17,8 +17,8 @@ from app.models import (
     Status,
     StatusChange,
 )
-from app.services.history import UNREAD
 from app.services.lookup import deliverable_not_found, get_mandate
+from app.services.status.history import UNREAD
 
 SelectT = TypeVar("SelectT", bound=Select[Any])
 

@@ -1,0 +1,1 @@
+"""Who may do what: API tokens, the audit log of admin actions, idempotent replays."""

@@ -1,0 +1,1 @@
+"""Indicators: definitions, targets, values, and where each stands (attainment)."""

@@ -1,0 +1,1 @@
+"""Progress rollups: the rules (status to score, formulas) and the queries that aggregate them."""
