@@ -206,7 +206,6 @@ def report_command(
     symbols, the progress per action line and the indicators, as md, csv, xlsx or html."""
     from app.reports.build import build_report
     from app.reports.render import render
-    from app.services.indicators.attainment import Thresholds
     from app.services.lookup import get_mandate
     from app.services.periods import parse_instant
     from app.settings import get_settings
@@ -223,8 +222,7 @@ def report_command(
         with unit_of_work() as session:
             report = build_report(
                 session, mandate=get_mandate(session, code=mandate), as_of=moment,
-                thresholds=Thresholds(on_track=settings.attainment_on_track,
-                                      at_risk=settings.attainment_at_risk))
+                thresholds=settings.thresholds)
     except PlanpulseError as error:
         raise _fail(error.detail) from None
     document = render(report, format, part)

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache, partial
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
@@ -115,6 +115,14 @@ def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
             raise
 
 
+class Runner(Protocol):
+    """What runs a statement for a service: a SQLAlchemy ``Connection`` (in the request's
+    transaction) or a :class:`DriverConnection` (in autocommit). Its result answers
+    ``fetchone()``, ``fetchall()`` and ``rowcount`` either way."""
+
+    def execute(self, statement: Executable, parameters: dict[str, Any]) -> Any: ...
+
+
 @dataclass(frozen=True)
 class DriverConnection:
     """A connection of the driver, and the dialect its statements are compiled for."""
@@ -132,7 +140,7 @@ def driver_connection(engine: Engine) -> Iterator[DriverConnection]:
     """A pooled connection of the driver itself (psycopg), in autocommit: each statement
     its own transaction. For the hot paths whose one write is one statement, where
     SQLAlchemy's work per statement would cost more than the database's
-    (app/services/status/direct.py)."""
+    (app/services/status/pipeline.py)."""
     pooled = engine.raw_connection()
     connection = pooled.driver_connection
     connection.autocommit = True

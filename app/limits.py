@@ -1,10 +1,8 @@
 """Refuse request bodies over the configured size before any route reads them."""
 
-from typing import Any
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PROBLEM_JSON
+from app.errors import PayloadTooLarge, domain_problem
 
 
 class BodySizeLimit:
@@ -20,7 +18,7 @@ class BodySizeLimit:
             return
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+            await self._refuse(scope, receive, send)
             return
         received = 0
         response_started = False
@@ -35,7 +33,7 @@ class BodySizeLimit:
                     # Answer now; to the app the client has gone, so it reads no further.
                     refused = True
                     if not response_started:
-                        await self._refuse(send)
+                        await self._refuse(scope, receive, send)
                     return {"type": "http.disconnect"}
             return message
 
@@ -49,12 +47,6 @@ class BodySizeLimit:
 
         await self.app(scope, limited_receive, tracking_send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = (
-            b'{"type":"about:blank","title":"Payload too large","status":413,'
-            b'"detail":"The request body is larger than %d bytes."}' % self.max_bytes
-        )
-        headers: list[Any] = [(b"content-type", PROBLEM_JSON.encode()),
-                              (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refusal = PayloadTooLarge(f"The request body is larger than {self.max_bytes} bytes.")
+        await domain_problem(refusal)(scope, receive, send)

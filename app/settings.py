@@ -6,6 +6,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.services.indicators.attainment import Thresholds
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PLANPULSE_", env_file=".env", extra="ignore")
@@ -49,6 +51,11 @@ class Settings(BaseSettings):
     """... at least this (and below on_track) is at_risk; below, off_track."""
 
     log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """The attainment thresholds, as the indicator rules take them."""
+        return Thresholds(on_track=self.attainment_on_track, at_risk=self.attainment_at_risk)
 
 
 @lru_cache

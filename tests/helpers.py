@@ -10,7 +10,10 @@ from sqlalchemy.orm import Session
 from app.models import Role
 from app.schemas.plan_file import validate_plan
 from app.services.access import tokens
+from app.services.plan.deliverables import etag, find_row
 from app.services.plan.importer import ImportReport, import_plan
+from app.services.status.decision import StatusUpdate
+from app.services.status.pipeline import InTransaction, WriteResult, change_status
 
 DATA = Path(__file__).parent / "data"
 OTHER_ORG_PLAN = DATA / "other-org-plan.yaml"
@@ -74,3 +77,14 @@ def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
             )
             for table in metadata.sorted_tables
         }
+
+
+def set_status(session: Session, code: str, change: StatusUpdate, *, actor: str = "ana",
+               mandate: str = "2018-2020", if_match: str | None = None,
+               now: Any = None) -> WriteResult:
+    """A status change through the service, in ``session``'s transaction (not committed),
+    sent with the deliverable's current ETag unless ``if_match`` says otherwise."""
+    if if_match is None:
+        if_match = etag(find_row(session, mandate=mandate, code=code).deliverable)
+    return change_status(InTransaction(session), mandate=mandate, code=code, change=change,
+                         if_match=if_match, actor=actor, now=now)

@@ -19,12 +19,11 @@ from app.coverage.config import Layer, merge, to_query
 from app.coverage.model import Severity, ThresholdsWhen
 from app.models import Role, Status
 from app.schemas.plan_file import parse_plan_text
-from app.services.lookup import get_deliverable, get_mandate
 from app.services.plan.bundled import bundled_plan
 from app.services.plan.importer import import_plan
-from app.services.status.writes import StatusUpdate, change_status, etag
+from app.services.status.decision import StatusUpdate
 from tests.conftest import make_client, serving
-from tests.helpers import DATA, auth, new_token
+from tests.helpers import DATA, auth, new_token, set_status
 
 GAPS = DATA / "coverage-gaps.yaml"
 CLEAN = DATA / "coverage-clean.yaml"
@@ -126,16 +125,13 @@ def test_staleness_and_evidence_come_from_the_status_history(engine: Engine) -> 
     load_file(engine, CLEAN)
     backdated = datetime(2026, 7, 10, 12, tzinfo=UTC)
     with Session(engine) as session:
-        mandate = get_mandate(session, code=MANDATE)
         for code, update in [
             ("L2M1D1", StatusUpdate(status=Status.completed, evidence_url="https://example.org/r",
                                     effective_at=backdated)),
             ("L3M1D1", StatusUpdate(status=Status.in_progress, percent_complete=90,
                                     effective_at=backdated)),
         ]:
-            deliverable = get_deliverable(session, mandate=mandate, code=code)
-            change_status(session, deliverable=deliverable, if_match=etag(deliverable),
-                          change=update, actor="test")
+            set_status(session, code, update, actor="test", mandate=MANDATE)
         session.commit()
     with make_client(engine) as client:
         report = client.get(f"/api/v1/mandates/{MANDATE}/coverage", params={

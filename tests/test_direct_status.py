@@ -1,7 +1,9 @@
 """The usual status change on PostgreSQL goes straight through the driver, in autocommit
-(app/services/status/direct.py): it must answer exactly as the usual path does, write
-nothing when it hands over to it, and give its connection back as it found it."""
+(the Autocommit writer of app/services/status/pipeline.py): it must answer exactly as the
+usual path does, write nothing when it hands over to it, and give its connection back as
+it found it."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,14 +13,15 @@ from sqlalchemy.orm import Session
 
 from app.db import driver_connection, engine_for
 from app.models import Deliverable, Role, Status, StatusChange
-from app.services.lookup import get_deliverable, get_mandate
 from app.services.plan.bundled import bundled_plan
+from app.services.plan.deliverables import etag, find_row
 from app.services.plan.importer import import_plan
-from app.services.status import direct as direct_status
-from app.services.status import writes
+from app.services.status import pipeline
+from app.services.status.decision import StatusUpdate
+from app.services.status.pipeline import Autocommit, NeedsTransaction, change_status
 from app.settings import Settings
 from tests.conftest import make_client
-from tests.helpers import auth, new_token
+from tests.helpers import auth, new_token, set_status, snapshot
 
 M = "/api/v1/mandates/2018-2020"
 
@@ -105,49 +108,46 @@ def test_connections_go_back_to_the_pool_as_they_came(
 def test_a_race_lost_after_the_read_writes_nothing_and_hands_over(
         engine: Engine, backend: str, editor: dict[str, str],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Another writer commits between the direct path's read and its write: the write
-    finds another version, writes nothing, and the usual path is told to answer."""
+    """Another writer commits between the autocommit writer's read and its write: the
+    write finds another version, writes nothing, and the transaction's path is told to
+    answer."""
     _postgres_only(backend)
     entries = _history(engine, "L1M1D1")
     with Session(engine) as session:
-        deliverable = get_deliverable(session, mandate=get_mandate(session, code="2018-2020"),
-                                      code="L1M1D1")
-        read_at = writes.etag(deliverable)
-    original = writes.append_parameters
+        read_at = etag(find_row(session, mandate="2018-2020", code="L1M1D1").deliverable)
+    original = pipeline.decide
 
-    def another_writer_first(*args: Any) -> dict[str, Any]:
-        monkeypatch.setattr(writes, "append_parameters", original)  # ben writes as usual
-        with Session(engine) as session:
-            other = get_deliverable(session, mandate=get_mandate(session, code="2018-2020"),
-                                    code="L1M1D1")
-            writes.change_status(session, deliverable=other, if_match=read_at, actor="ben",
-                                 change=writes.StatusUpdate(status=Status.not_achieved))
+    def another_writer_first(*args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(pipeline, "decide", original)  # ben decides as usual
+        with Session(engine) as session:  # and writes after ana's read
+            set_status(session, "L1M1D1", StatusUpdate(status=Status.not_achieved),
+                       actor="ben", if_match=read_at)
             session.commit()
-        return original(*args)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(writes, "append_parameters", another_writer_first)
-    with driver_connection(engine) as connection:
-        answer = direct_status.change_status(
-            connection, mandate="2018-2020", code="L1M1D1", if_match=read_at, actor="ana",
-            change=writes.StatusUpdate(status=Status.in_progress, percent_complete=10))
-    assert answer is direct_status.FULL_PATH
+    monkeypatch.setattr(pipeline, "decide", another_writer_first)
+    with driver_connection(engine) as connection, pytest.raises(NeedsTransaction):
+        change_status(Autocommit(connection), mandate="2018-2020", code="L1M1D1",
+                      if_match=read_at, actor="ana",
+                      change=StatusUpdate(status=Status.in_progress, percent_complete=10))
     assert _history(engine, "L1M1D1") == entries + 1  # ben's change alone
     with Session(engine) as session:
-        now = get_deliverable(session, mandate=get_mandate(session, code="2018-2020"),
-                              code="L1M1D1")
+        now = find_row(session, mandate="2018-2020", code="L1M1D1").deliverable
         assert (now.status, now.version) == ("not_achieved", 2)
 
 
 def test_what_is_not_the_usual_case_is_handed_over_untouched(
         engine: Engine, backend: str, editor: dict[str, str]) -> None:
     _postgres_only(backend)
+    before = snapshot(engine)
     with driver_connection(engine) as connection:
         for mandate, code, change in [
-            ("2018-2020", "NO-SUCH", writes.StatusUpdate(status=Status.completed)),
-            ("1999-2000", "L1M1D1", writes.StatusUpdate(status=Status.completed)),
-            ("2018-2020", "L1M1D1", writes.StatusUpdate(
-                status=Status.completed, effective_at=writes.utcnow())),
+            ("2018-2020", "NO-SUCH", StatusUpdate(status=Status.completed)),
+            ("1999-2000", "L1M1D1", StatusUpdate(status=Status.completed)),
+            ("2018-2020", "L1M1D1", StatusUpdate(
+                status=Status.not_started, effective_at=datetime(2019, 1, 1, tzinfo=UTC))),
         ]:
-            answer = direct_status.change_status(connection, mandate=mandate, code=code,
-                                                 if_match='"1.1"', change=change, actor="ana")
-            assert answer is direct_status.FULL_PATH
+            with pytest.raises(NeedsTransaction):
+                change_status(Autocommit(connection), mandate=mandate, code=code,
+                              if_match='"1.1"', change=change, actor="ana")
+    assert snapshot(engine) == before

@@ -31,9 +31,9 @@ from app.services.lookup import get_mandate
 from app.services.plan.bundled import bundled_plan
 from app.services.plan.importer import import_plan
 from app.services.rollups.rules import Policy, totals_of
-from app.services.status.writes import StatusUpdate, change_status, etag
+from app.services.status.decision import StatusUpdate
 from tests.conftest import drop_database, make_client, new_database_url
-from tests.helpers import OTHER_ORG_PLAN, auth, load, new_token, small_plan
+from tests.helpers import OTHER_ORG_PLAN, auth, load, new_token, set_status, small_plan
 
 API = "/api/v1"
 METROPOLIS = "2018-2020"
@@ -514,15 +514,10 @@ def test_time_travel_equals_the_reference_rebuilt_from_history(
     # the i-th at base + i + 1 seconds.
     base = utcnow() + timedelta(seconds=1)
     for i, (deliverable_code, status, percent, effective_at) in enumerate(scenario.changes):
-        deliverable = session.execute(
-            select(Deliverable).where(Deliverable.mandate_id == mandate.id,
-                                      Deliverable.code == deliverable_code)
-            .execution_options(populate_existing=True)
-        ).scalar_one()
-        change_status(session, deliverable=deliverable, if_match=etag(deliverable),
-                      change=StatusUpdate(status=Status(status), percent_complete=percent,
-                                          effective_at=effective_at),
-                      actor="hypothesis", now=base + timedelta(seconds=i + 1))
+        set_status(session, deliverable_code,
+                   StatusUpdate(status=Status(status), percent_complete=percent,
+                                effective_at=effective_at),
+                   mandate=code, actor="hypothesis", now=base + timedelta(seconds=i + 1))
         session.commit()
 
     history = history_of(session, mandate.id or 0)
@@ -1100,16 +1095,10 @@ def _build_backend(backend: str, tmp_path: Path, postgres_reason: str | None
                     now=IMPORTED_AT)
         session.commit()
         for mandate_code, code, status, percent, effective_at, recorded_at in SCRIPT:
-            mandate = get_mandate(session, code=mandate_code)
-            deliverable = session.execute(
-                select(Deliverable).where(Deliverable.mandate_id == mandate.id,
-                                          Deliverable.code == code)
-                .execution_options(populate_existing=True)).scalar_one()
-            result = change_status(
-                session, deliverable=deliverable, if_match=etag(deliverable),
-                change=StatusUpdate(status=Status(status), percent_complete=percent,
-                                    effective_at=effective_at),
-                actor="script", now=recorded_at)
+            result = set_status(
+                session, code, StatusUpdate(status=Status(status), percent_complete=percent,
+                                            effective_at=effective_at),
+                mandate=mandate_code, actor="script", now=recorded_at)
             assert result.changed
             session.commit()
     return database_url, engine

@@ -15,7 +15,7 @@ from app.main import ROUTERS
 from app.models import Role
 from app.services.plan.bundled import bundled_plan
 from app.services.plan.importer import import_plan
-from app.services.status import writes
+from app.services.status import statements
 from tests.helpers import auth, new_token, snapshot
 
 M = "/api/v1/mandates/2018-2020"
@@ -71,7 +71,7 @@ def test_a_direct_write_that_fails_is_an_error_and_nothing_is_stored(
     broken: list[Any] = []
 
     def server_gone_at_write(self: DriverConnection, statement: Any, parameters: Any) -> Any:
-        if statement is writes.APPEND_AND_BUMP:
+        if statement is statements.APPEND_AND_BUMP:
             broken.append(self.connection)
             raise psycopg.OperationalError("the server closed the connection (secret SQL)")
         return original(self, statement, parameters)

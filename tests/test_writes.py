@@ -14,11 +14,11 @@ from app import db, settings
 from app.cli import app as cli
 from app.errors import PreconditionFailed
 from app.models import ApiToken, Deliverable, Role, Status, StatusChange
-from app.services.lookup import get_deliverable, get_mandate
 from app.services.plan.bundled import bundled_plan
+from app.services.plan.deliverables import etag, find_row
 from app.services.plan.importer import import_plan
-from app.services.status import writes
-from tests.helpers import auth, new_token
+from app.services.status.decision import StatusUpdate
+from tests.helpers import auth, new_token, set_status
 
 M = "/api/v1/mandates/2018-2020"
 
@@ -203,16 +203,13 @@ def test_change_status_service_refuses_a_lost_update(session: Session) -> None:
     """The rule holds without HTTP: a write based on an old version is refused."""
     import_plan(session, plan=bundled_plan())
     session.commit()
-    mandate = get_mandate(session, code="2018-2020")
-    deliverable = get_deliverable(session, mandate=mandate, code="L3M3D2")
-    first = writes.etag(deliverable)
-    writes.change_status(session, deliverable=deliverable, if_match=first,
-                         change=writes.StatusUpdate(status=Status.completed), actor="ana")
+    first = etag(find_row(session, mandate="2018-2020", code="L3M3D2").deliverable)
+    set_status(session, "L3M3D2", StatusUpdate(status=Status.completed), if_match=first)
     with pytest.raises(PreconditionFailed):
-        writes.change_status(session, deliverable=deliverable, if_match=first,
-                             change=writes.StatusUpdate(status=Status.not_started),
-                             actor="ben")
-    assert deliverable.status == "completed"
+        set_status(session, "L3M3D2", StatusUpdate(status=Status.not_started), actor="ben",
+                   if_match=first)
+    assert find_row(session, mandate="2018-2020", code="L3M3D2").deliverable.status == (
+        "completed")
 
 
 def test_admin_actions_go_to_the_audit_log(

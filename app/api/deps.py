@@ -3,18 +3,20 @@
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from app.api import responses
-from app.db import DriverConnection, driver_connection, reading, unit_of_work
+from app.db import Runner, driver_connection, reading, unit_of_work
 from app.errors import VERIFY_ACCESS, NotFound, Unauthorized
-from app.models import ApiToken, Mandate, Role
+from app.models import Mandate, Role
 from app.services.access import tokens
+from app.services.access.tokens import Caller
 from app.services.lookup import get_mandate
-from app.services.status import direct as direct_status
+from app.services.paging import PageRequest
+from app.services.status.pipeline import Autocommit, InTransaction, NeedsTransaction, Writer
 from app.settings import Settings
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -57,6 +59,9 @@ def get_settings(request: Request) -> Settings:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+IfMatch = Annotated[str | None, Header(description="The ETag from your last read.")]
+IfNoneMatch = Annotated[str | None, Header(description="An ETag from an earlier answer: "
+                                                        "304 while it is still current.")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
@@ -71,18 +76,18 @@ def bearer_secret(request: Request) -> str | None:
     return secret.strip()
 
 
-def current_token(request: Request, session: SessionDep) -> ApiToken | None:
+def current_token(request: Request, session: SessionDep) -> Caller | None:
     secret = bearer_secret(request)
-    return None if secret is None else tokens.authenticate(session, secret=secret)
+    return None if secret is None else tokens.authenticate(session.connection(), secret=secret)
 
 
-TokenDep = Annotated[ApiToken | None, Depends(current_token)]
+TokenDep = Annotated[Caller | None, Depends(current_token)]
 
 
 def role_required(role: Role):  # type: ignore[no-untyped-def]
     """A dependency that lets the request through only with ``role`` or above."""
 
-    def check(token: TokenDep, settings: SettingsDep) -> ApiToken | None:
+    def check(token: TokenDep, settings: SettingsDep) -> Caller | None:
         tokens.require_role(token, role, public_read=settings.public_read)
         return token
 
@@ -90,61 +95,60 @@ def role_required(role: Role):  # type: ignore[no-untyped-def]
     return check
 
 
-Reader = Annotated[ApiToken | None, Depends(role_required(Role.viewer))]
-Editor = Annotated[ApiToken, Depends(role_required(Role.editor))]
-Admin = Annotated[ApiToken, Depends(role_required(Role.admin))]
+Reader = Annotated[Caller | None, Depends(role_required(Role.viewer))]
+Editor = Annotated[Caller, Depends(role_required(Role.editor))]
+Admin = Annotated[Caller, Depends(role_required(Role.admin))]
 
 
 class Access:
     """The caller's token, checked together with the route's work in one transaction on
-    one worker thread.
-
-    The dependencies above each take a thread of their own (session, token, role,
-    mandate, then the route and its commit): half a dozen hops per request, which cost
-    more than the database work of a status change. The hot write routes take an Access
-    instead and hand it all their work at once (docs/performance.md)."""
+    one worker thread: the dependencies above take a thread hop each (session, token,
+    role, mandate, then the route and its commit), which cost more than a status change's
+    database work (docs/performance.md)."""
 
     def __init__(self, request: Request, role: Role, secret: str) -> None:
         self.request = request
         self.role = role
         self.secret = secret
 
-    async def run(self, work: Callable[[Session, ApiToken], T],
-                  direct: Callable[[DriverConnection, Any], T] | None = None) -> T:
-        """``work(session, token)`` in one transaction, committed before this returns
-        (before the answer leaves), rolled back if anything raises.
+    async def run(self, work: Callable[[InTransaction, Caller], T]) -> T:
+        """``work(writer, caller)`` in one transaction, committed before this returns
+        (before the answer leaves), rolled back if anything raises."""
+        return await run_in_threadpool(self._in_transaction, work)
 
-        ``direct(connection, caller)``, on PostgreSQL: tried first, on a driver connection
-        in autocommit (app/services/status/direct.py); ``work`` runs only if it returns
-        ``FULL_PATH``, which it does before writing anything."""
-        return await run_in_threadpool(self._run_direct_first, work, direct)
+    async def change(self, work: Callable[[Writer, Caller], T]) -> T:
+        """:meth:`run` for a status change: on PostgreSQL first in autocommit
+        (app/services/status/pipeline.py), again in a transaction when that raises
+        :class:`NeedsTransaction` (before it has written anything)."""
+        return await run_in_threadpool(self._autocommit_first, work)
 
     async def verify(self) -> None:
         """The token's check alone, for an answer given without the work (errors.py)."""
-        await run_in_threadpool(self._run, lambda _session, _token: None, read_only=True)
+        await run_in_threadpool(self._in_transaction, lambda _writer, _caller: None, True)
 
-    def _run_direct_first(self, work: Callable[[Session, ApiToken], T],
-                          direct: Callable[[DriverConnection, Any], T] | None) -> T:
+    def _caller(self, runner: Runner) -> Caller:
+        caller = tokens.authenticate(runner, secret=self.secret)
+        tokens.require_role(caller, self.role,
+                            public_read=self.request.app.state.settings.public_read)
+        return caller
+
+    def _autocommit_first(self, work: Callable[[Writer, Caller], T]) -> T:
         engine = self.request.app.state.engine
-        if direct is not None and engine.dialect.name == "postgresql":
-            with driver_connection(engine) as connection:
-                token = direct_status.caller(connection, secret=self.secret)
-                tokens.require_role(token, self.role,
-                                    public_read=self.request.app.state.settings.public_read)
-                answer = direct(connection, token)
-            if answer is not direct_status.FULL_PATH:
-                return answer
-        return self._run(work)
+        if engine.dialect.name == "postgresql":
+            try:
+                with driver_connection(engine) as connection:
+                    return work(Autocommit(connection), self._caller(connection))
+            except NeedsTransaction:
+                pass
+        return self._in_transaction(work)
 
-    def _run(self, work: Callable[[Session, ApiToken], T], read_only: bool = False) -> T:
+    def _in_transaction(self, work: Callable[[InTransaction, Caller], T],
+                        read_only: bool = False) -> T:
         engine = self.request.app.state.engine
         if read_only or self.request.method in READ_METHODS:
             engine = reading(engine)
         with unit_of_work(engine) as session:
-            token = tokens.authenticate(session, secret=self.secret)
-            tokens.require_role(token, self.role,
-                                public_read=self.request.app.state.settings.public_read)
-            return work(session, token)
+            return work(InTransaction(session), self._caller(session.connection()))
 
 
 def access(role: Role) -> Callable[[Request], Coroutine[Any, Any, Access]]:
@@ -178,17 +182,14 @@ MandateDep = Annotated[Mandate, Depends(mandate_from_path)]
 MAX_OFFSET = 1_000_000_000
 
 
-class Paging:
-    def __init__(
-        self,
-        limit: Annotated[int, Query(ge=1, le=500, description="Items per page.")] = 50,
-        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")] = 0,
-    ) -> None:
-        self.limit = limit
-        self.offset = offset
+def paging(
+    limit: Annotated[int, Query(ge=1, le=500, description="Items per page.")] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")] = 0,
+) -> PageRequest:
+    return PageRequest(limit=limit, offset=offset)
 
 
-PagingDep = Annotated[Paging, Depends()]
+PagingDep = Annotated[PageRequest, Depends(paging)]
 
 
 async def no_nul_in_path(request: Request) -> None:

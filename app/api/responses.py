@@ -28,3 +28,6 @@ COMMON = problems(401, 403, 404, 413, 422)
 """What any route may answer."""
 WRITE = problems(409, 412, 428)
 """What a write guarded by If-Match may answer besides."""
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified since the ETag sent in If-None-Match"}}
+"""What a conditional read may answer besides."""

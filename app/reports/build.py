@@ -15,7 +15,8 @@ from app.models import Mandate, Status
 from app.schemas.splits import share
 from app.services.indicators.attainment import DEFAULT_THRESHOLDS, Thresholds
 from app.services.indicators.service import indicator_views
-from app.services.plan.deliverables import DeliverableFilter, list_deliverables, to_public
+from app.services.paging import PageRequest
+from app.services.plan.deliverables import DeliverableFilter, list_deliverables
 from app.services.rollups.progress import ProgressQuery, mandate_progress
 
 ALL_DELIVERABLES = 1_000_000
@@ -58,26 +59,26 @@ def scoped_progress(session: Session, *, mandate: Mandate, query: ProgressQuery)
     explained = progress.pop("explain")
     states = {item["code"]: Status(item["status"])
               for item in [*explained["counted"], *explained["left_out"]]}
-    rows, _total = list_deliverables(session, where=DeliverableFilter(mandate_id=mandate.id or 0),
-                                     limit=ALL_DELIVERABLES, offset=0)
+    rows = list_deliverables(session, where=DeliverableFilter(mandate_id=mandate.id or 0),
+                             page=PageRequest(ALL_DELIVERABLES)).data
     travelled = query.as_of is not None or query.known_at is not None
     lines = []
     tags: set[str] = set()
     owners: set[str] = set()
     for row in rows:
-        public = to_public(row)
-        tags.update(public["tags"])
-        if public["owner"]:
-            owners.add(public["owner"])
-        status = states.get(public["code"])
+        deliverable = row.deliverable
+        tags.update(row.tags)
+        if deliverable.owner:
+            owners.add(deliverable.owner)
+        status = states.get(deliverable.code)
         if status is None:
             continue  # outside the filters
         lines.append(DeliverableLine(
-            code=public["code"], title=public["title"], status=status,
-            percent_complete=None if travelled else public["percent_complete"],
-            owner=public["owner"], due_date=public["due_date"],
-            updated_at=public["updated_at"], tags=list(public["tags"]),
-            action_line=public["action_line"], measure=public["measure"]))
+            code=deliverable.code, title=deliverable.title, status=status,
+            percent_complete=None if travelled else deliverable.percent_complete,
+            owner=deliverable.owner, due_date=deliverable.due_date,
+            updated_at=deliverable.updated_at, tags=list(row.tags),
+            action_line=row.action_line, measure=row.measure))
     return Scope(progress=progress, deliverables=lines, tags=sorted(tags),
                  owners=sorted(owners, key=str.casefold))
 

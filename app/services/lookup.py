@@ -1,45 +1,38 @@
 """Find one item by its code, or say clearly that it does not exist."""
 
+from typing import Any, TypeVar
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
-from app.models import ActionLine, Deliverable, Mandate, Measure
+from app.models import ActionLine, Deliverable, Indicator, Mandate, Measure
+
+Coded = TypeVar("Coded", Mandate, ActionLine, Measure, Deliverable, Indicator)
+NOUNS: dict[type[Any], str] = {Mandate: "mandate", ActionLine: "action line",
+                               Measure: "measure", Deliverable: "deliverable",
+                               Indicator: "indicator"}
+
+
+def get_by_code(session: Session, model: type[Coded], *, code: str,
+                mandate: Mandate | None = None) -> Coded:
+    """The ``model`` row with this code (within ``mandate`` for what a mandate holds);
+    404 naming what is missing."""
+    query = select(model).where(model.code == code)
+    if mandate is not None:
+        query = query.where(model.mandate_id == mandate.id)  # type: ignore[union-attr]
+    found = session.execute(query).scalar_one_or_none()
+    if found is None:
+        raise not_found(model, code, mandate=mandate.code if mandate is not None else None)
+    return found
 
 
 def get_mandate(session: Session, *, code: str) -> Mandate:
-    mandate = session.execute(select(Mandate).where(Mandate.code == code)).scalar_one_or_none()
+    return get_by_code(session, Mandate, code=code)
+
+
+def not_found(model: type[Any], code: str, *, mandate: str | None = None) -> NotFound:
+    noun = NOUNS[model]
     if mandate is None:
-        raise NotFound(f"There is no mandate {code!r}.")
-    return mandate
-
-
-def get_deliverable(session: Session, *, mandate: Mandate, code: str) -> Deliverable:
-    deliverable = session.execute(
-        select(Deliverable).where(Deliverable.mandate_id == mandate.id, Deliverable.code == code)
-    ).scalar_one_or_none()
-    if deliverable is None:
-        raise deliverable_not_found(mandate.code, code)
-    return deliverable
-
-
-def deliverable_not_found(mandate: str, code: str) -> NotFound:
-    return NotFound(f"Mandate {mandate!r} has no deliverable {code!r}.")
-
-
-def get_action_line(session: Session, *, mandate: Mandate, code: str) -> ActionLine:
-    line = session.execute(
-        select(ActionLine).where(ActionLine.mandate_id == mandate.id, ActionLine.code == code)
-    ).scalar_one_or_none()
-    if line is None:
-        raise NotFound(f"Mandate {mandate.code!r} has no action line {code!r}.")
-    return line
-
-
-def get_measure(session: Session, *, mandate: Mandate, code: str) -> Measure:
-    measure = session.execute(
-        select(Measure).where(Measure.mandate_id == mandate.id, Measure.code == code)
-    ).scalar_one_or_none()
-    if measure is None:
-        raise NotFound(f"Mandate {mandate.code!r} has no measure {code!r}.")
-    return measure
+        return NotFound(f"There is no {noun} {code!r}.")
+    return NotFound(f"Mandate {mandate!r} has no {noun} {code!r}.")

@@ -1,7 +1,6 @@
 """Each mandate's data version: bumped by every write, the key of its cache validators and
 of the answers cached from it."""
 
-import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
@@ -22,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
-from app.models import DataVersionBump, Mandate
+from app.models import DataVersionBump
 from app.models.types import UTCDateTime
 
 PENDING_BUMPS = "planpulse_pending_version_bumps"
@@ -133,26 +132,6 @@ def current_versions(connection: Connection, codes: Sequence[str]) -> list[Manda
         if code not in found:
             raise NotFound(f"There is no mandate {code!r}.")
     return [found[code] for code in codes]
-
-
-def tag_for(mandate_id: int | None, data_version: int, *parts: str) -> str:
-    """A weak ETag for a view of a mandate: its data version and what the view asked for.
-
-    Weak, because a view "as of now" says what time it is, while meaning the same data.
-    """
-    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
-    return f'W/"{mandate_id}.{data_version}.{digest}"'
-
-
-def entity_tag(mandate: Mandate, *parts: str) -> str:
-    return tag_for(mandate.id, mandate.data_version, *parts)
-
-
-def matches(if_none_match: str | None, etag: str) -> bool:
-    if not if_none_match:
-        return False
-    offered = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-    return "*" in offered or etag.removeprefix("W/") in offered
 
 
 @dataclass(frozen=True)

@@ -9,17 +9,17 @@ so an image proxy may keep a badge five minutes, and ask again cheaply after tha
 from html import escape
 from typing import Annotated
 
-from fastapi import Header, Query, Request, Response
+from fastapi import Query, Request, Response
 from sqlalchemy.orm import Session
 
-from app.api.deps import MandateDep, Reader, SessionDep, SettingsDep, api_router
-from app.models import Mandate
+from app.api.deps import IfNoneMatch, MandateDep, Reader, SessionDep, SettingsDep, api_router
+from app.conditional import conditional_get, view_tag
+from app.models import ActionLine, Mandate
 from app.reports.vocabulary import percent
 from app.schemas.text import CleanText
-from app.services.lookup import get_action_line
+from app.services.lookup import get_by_code
 from app.services.plan.deliverables import DeliverableFilter
 from app.services.rollups.progress import ProgressQuery, mandate_totals
-from app.services.versioning import entity_tag, matches
 
 router = api_router(tags=["badges"])
 
@@ -39,7 +39,6 @@ BADGE_RESPONSES = {
 }
 Label = Annotated[CleanText, Query(min_length=1, max_length=40,
                                    description="The text on the left.")]
-IfNoneMatch = Annotated[str | None, Header(description="An ETag from an earlier answer.")]
 
 # Widths in pixels of Verdana at 11px, the badge font, for the characters labels use most.
 _WIDTHS = {**dict.fromkeys("0123456789", 7.0), "%": 12.0, " ": 3.9, ".": 4.0, "-": 4.6,
@@ -87,19 +86,19 @@ def badge_svg(label: str, ratio: float | None) -> str:
     )
 
 
-def _answer(request: Request, mandate: Mandate, public: bool, if_none_match: str | None,
-            label: str, ratio: float | None) -> Response:
-    etag = entity_tag(mandate, request.url.path, str(request.url.query))
-    headers = {"ETag": etag,
-               "Cache-Control": f"{'public' if public else 'private'}, max-age={MAX_AGE}"}
-    if matches(if_none_match, etag):
-        return Response(status_code=304, headers=headers)
-    return Response(badge_svg(label, ratio), media_type=SVG, headers=headers)
+def _answer(request: Request, session: Session, mandate: Mandate, public: bool,
+            if_none_match: str | None, label: str, action_line: str | None) -> Response:
+    """The badge, or 304 while the mandate's data has not changed; its progress is
+    computed only when the badge is sent."""
 
+    def produce() -> Response:
+        where = DeliverableFilter(mandate_id=mandate.id or 0, action_line=action_line)
+        totals = mandate_totals(session, mandate=mandate, query=ProgressQuery(where=where))
+        return Response(badge_svg(label, totals.progress), media_type=SVG)
 
-def _progress(session: Session, mandate: Mandate, action_line: str | None) -> float | None:
-    where = DeliverableFilter(mandate_id=mandate.id or 0, action_line=action_line)
-    return mandate_totals(session, mandate=mandate, query=ProgressQuery(where=where)).progress
+    cache = f"{'public' if public else 'private'}, max-age={MAX_AGE}"
+    return conditional_get(if_none_match, view_tag(request, mandate.id, mandate.data_version),
+                           produce, {"Cache-Control": cache})
 
 
 @router.get("/badge/{mandate}.svg", response_class=Response, responses=BADGE_RESPONSES)
@@ -107,8 +106,8 @@ def mandate_badge(mandate: MandateDep, session: SessionDep, settings: SettingsDe
                   _reader: Reader, request: Request, label: Label = "progress",
                   if_none_match: IfNoneMatch = None) -> Response:
     """A badge with the mandate's progress, e.g. "progress | 78%"."""
-    return _answer(request, mandate, settings.public_read, if_none_match, label,
-                   _progress(session, mandate, None))
+    return _answer(request, session, mandate, settings.public_read, if_none_match, label,
+                   None)
 
 
 @router.get("/badge/{mandate}/{code}.svg", response_class=Response,
@@ -118,6 +117,6 @@ def action_line_badge(mandate: MandateDep, code: str, session: SessionDep,
                       label: Label = "progress", if_none_match: IfNoneMatch = None
                       ) -> Response:
     """A badge with one action line's progress (``code`` is the action line's, e.g. L1)."""
-    get_action_line(session, mandate=mandate, code=code)
-    return _answer(request, mandate, settings.public_read, if_none_match, label,
-                   _progress(session, mandate, code))
+    get_by_code(session, ActionLine, mandate=mandate, code=code)
+    return _answer(request, session, mandate, settings.public_read, if_none_match, label,
+                   code)

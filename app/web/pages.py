@@ -15,9 +15,7 @@ from app.api.deps import Reader, SessionDep, SettingsDep, api_router
 from app.errors import InvalidInput, PlanpulseError
 from app.models.types import utcnow
 from app.schemas.text import CleanText
-from app.services.indicators.attainment import Thresholds
 from app.services.lookup import get_mandate
-from app.settings import Settings
 from app.web import views
 from app.web.templating import templates
 
@@ -43,11 +41,6 @@ class PageParams:
     ) -> None:
         self.fields: dict[str, Any] = {"status": status or [], "tag": tag, "owner": owner,
                                        "as_of": as_of}
-
-
-def _thresholds(settings: Settings) -> Thresholds:
-    return Thresholds(on_track=settings.attainment_on_track,
-                      at_risk=settings.attainment_at_risk)
 
 
 def _wants_html(request: Request) -> bool:
@@ -80,7 +73,7 @@ def home(request: Request, session: SessionDep, settings: SettingsDep, _reader: 
         if mandate is None:
             return "empty.html", {"mandates": mandates}
         return "dashboard.html", views.dashboard(
-            session, mandate=mandate, filters=filters, thresholds=_thresholds(settings),
+            session, mandate=mandate, filters=filters, thresholds=settings.thresholds,
             now=utcnow())
 
     return _page(request, build)
@@ -96,7 +89,7 @@ def mandate_dashboard(mandate: str, request: Request, session: SessionDep,
         filters = views.PageFilters.parse(**params.fields)
         found = get_mandate(session, code=mandate)
         return "dashboard.html", views.dashboard(
-            session, mandate=found, filters=filters, thresholds=_thresholds(settings),
+            session, mandate=found, filters=filters, thresholds=settings.thresholds,
             now=utcnow())
 
     return _page(request, build)
@@ -118,6 +111,6 @@ def deliverables_page(mandate: str, request: Request, session: SessionDep,
                                           measure=measure, q=q)
         found = get_mandate(session, code=mandate)
         return "deliverables.html", views.deliverables_page(
-            session, mandate=found, filters=filters, thresholds=_thresholds(settings))
+            session, mandate=found, filters=filters, thresholds=settings.thresholds)
 
     return _page(request, build)

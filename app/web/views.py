@@ -19,6 +19,7 @@ from app.models import Mandate, Status
 from app.reports.build import DeliverableLine, Scope, scoped_progress, split_shares
 from app.services.indicators.attainment import Thresholds
 from app.services.indicators.service import indicator_views
+from app.services.paging import PageRequest
 from app.services.periods import Interval, interval_ends, parse_instant
 from app.services.plan.activity import activity
 from app.services.plan.deliverables import DeliverableFilter, mandate_list
@@ -178,14 +179,14 @@ def dashboard(session: Session, *, mandate: Mandate, filters: PageFilters,
         chart = burn_up(series(session, mandate=mandate, points=points, query=query)["points"],
                         end=mandate.end_date)
     line_titles = {line["code"]: line["title"] for line in scope.progress["action_lines"]}
-    feed, feed_total = activity(session, mandate=mandate, since=None, by=None,
-                                limit=FEED_SIZE, offset=0)
+    feed = activity(session, mandate=mandate, since=None, by=None,
+                    page=PageRequest(FEED_SIZE))
     return {
         **_common(session, mandate, filters, scope),
         "chart": chart,
         "indicator_groups": indicator_groups(session, mandate=mandate, thresholds=thresholds,
                                              line_titles=line_titles),
-        "feed": feed, "feed_total": feed_total, "thresholds": thresholds,
+        "feed": feed.data, "feed_total": feed.count, "thresholds": thresholds,
     }
 
 

@@ -42,5 +42,4 @@ def revoke_token(name: str, session: SessionDep, admin: Admin) -> Response:
 @router.get("/audit", response_model=Page[AuditEntry])
 def audit_log(session: SessionDep, _admin: Admin, paging: PagingDep) -> dict[str, Any]:
     """Admin actions (imports, token changes, structure edits), newest first."""
-    events, total = audit.events(session, limit=paging.limit, offset=paging.offset)
-    return {"data": events, "count": total, "limit": paging.limit, "offset": paging.offset}
+    return audit.events(session, page=paging).as_dict()

@@ -5,12 +5,11 @@ from typing import Annotated, Any
 from fastapi import Query, Response
 
 from app.api.deps import MandateDep, PagingDep, Reader, SessionDep, api_router
-from app.models import Status
+from app.models import Deliverable, Status
 from app.schemas.api import DeliverablePublic, Page, StatusChangePublic
 from app.schemas.text import CleanText
-from app.services.lookup import get_deliverable
+from app.services.lookup import get_by_code
 from app.services.plan import deliverables as service
-from app.services.status.writes import etag
 
 router = api_router(prefix="/api/v1/mandates/{mandate}/deliverables", tags=["deliverables"])
 
@@ -33,19 +32,17 @@ def list_deliverables(
     where = service.DeliverableFilter(
         mandate_id=mandate.id or 0, statuses=tuple(status or ()), action_line=action_line,
         measure=measure, tag=tag, owner=owner, q=q)
-    rows, total = service.list_deliverables(session, where=where, limit=paging.limit,
-                                            offset=paging.offset)
-    return {"data": [service.to_public(row) for row in rows], "count": total,
-            "limit": paging.limit, "offset": paging.offset}
+    page = service.list_deliverables(session, where=where, page=paging)
+    return {**page.as_dict(), "data": [service.to_public(row) for row in page.data]}
 
 
 @router.get("/{code}", response_model=DeliverablePublic)
 def get_one(
     mandate: str, code: str, session: SessionDep, _reader: Reader, response: Response
-) -> dict[str, Any]:
+) -> DeliverablePublic:
     """One deliverable; its `ETag` is what a write sends back in `If-Match`."""
     row = service.find_row(session, mandate=mandate, code=code)
-    response.headers["ETag"] = etag(row.deliverable)
+    response.headers["ETag"] = service.etag(row.deliverable)
     return service.to_public(row)
 
 
@@ -54,8 +51,5 @@ def get_history(
     mandate: MandateDep, code: str, session: SessionDep, _reader: Reader, paging: PagingDep
 ) -> dict[str, Any]:
     """The deliverable's status changes, newest first."""
-    deliverable = get_deliverable(session, mandate=mandate, code=code)
-    changes, total = service.history(session, deliverable=deliverable, limit=paging.limit,
-                                     offset=paging.offset)
-    return {"data": changes, "count": total, "limit": paging.limit, "offset": paging.offset}
-
+    deliverable = get_by_code(session, Deliverable, mandate=mandate, code=code)
+    return service.history(session, deliverable_id=deliverable.id or 0, page=paging).as_dict()

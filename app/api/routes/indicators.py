@@ -1,56 +1,63 @@
 """Indicators: where each stands against its target; definitions (admin); values (editor)."""
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Header, Request, Response
+from fastapi import Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from app.api import responses
-from app.api.deps import Admin, Editor, MandateDep, Reader, SessionDep, SettingsDep, api_router
-from app.api.routes.writes import IfMatch, require_if_match
+from app.api.deps import (
+    Admin,
+    Editor,
+    IfMatch,
+    IfNoneMatch,
+    MandateDep,
+    Reader,
+    SessionDep,
+    SettingsDep,
+    api_router,
+)
+from app.api.responses import NOT_MODIFIED
+from app.conditional import conditional_get, view_tag
 from app.errors import FieldError, InvalidInput
-from app.models import Mandate
+from app.models import Indicator, Mandate
 from app.schemas.api import IndicatorOut, IndicatorValueOut, Page
 from app.schemas.plan_file import IndicatorSpec
 from app.schemas.requests import IndicatorValueIn
 from app.services.access import audit
 from app.services.indicators import service
-from app.services.indicators.attainment import Thresholds
-from app.services.versioning import entity_tag, matches
+from app.services.lookup import get_by_code
+from app.services.paging import whole
 from app.settings import Settings
 
 router = api_router(prefix="/api/v1/mandates/{mandate}/indicators", tags=["indicators"])
-IfNoneMatch = Annotated[str | None, Header(description="An ETag from an earlier answer.")]
 
 
-def thresholds(settings: Settings) -> Thresholds:
-    return Thresholds(on_track=settings.attainment_on_track,
-                      at_risk=settings.attainment_at_risk)
-
-
-def _one(session: Any, mandate: Mandate, code: str, settings: Settings) -> JSONResponse:
-    indicator = service.get_indicator(session, mandate=mandate, code=code)
+def _one(session: Session, mandate: Mandate, code: str, settings: Settings) -> JSONResponse:
+    indicator = get_by_code(session, Indicator, mandate=mandate, code=code)
     view = service.indicator_views(session, mandate=mandate, code=code,
-                                   thresholds=thresholds(settings))[0]
+                                   thresholds=settings.thresholds)[0]
     return JSONResponse(jsonable_encoder(IndicatorOut.model_validate(view)),
                         headers={"ETag": service.etag(indicator)})
 
 
 @router.get("", response_model=Page[IndicatorOut],
-            responses={304: {"description": "Not modified"}})
+            responses=NOT_MODIFIED)
 def list_indicators(mandate: MandateDep, session: SessionDep, settings: SettingsDep,
                     _reader: Reader, request: Request, if_none_match: IfNoneMatch = None
                     ) -> Response:
     """Every indicator with its latest values, targets, attainment, status and split."""
-    etag = entity_tag(mandate, request.url.path, str(request.url.query))
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    if matches(if_none_match, etag):
-        return Response(status_code=304, headers=headers)
-    views = service.indicator_views(session, mandate=mandate, thresholds=thresholds(settings))
-    page = {"data": views, "count": len(views), "limit": len(views), "offset": 0}
-    return JSONResponse(jsonable_encoder(Page[IndicatorOut].model_validate(page)),
-                        headers=headers)
+
+    def produce() -> Response:
+        views = service.indicator_views(session, mandate=mandate,
+                                        thresholds=settings.thresholds)
+        page = Page[IndicatorOut].model_validate(whole(views).as_dict())
+        return JSONResponse(jsonable_encoder(page))
+
+    return conditional_get(if_none_match,
+                           view_tag(request, mandate.id, mandate.data_version), produce)
 
 
 @router.get("/{code}", response_model=IndicatorOut)
@@ -64,7 +71,7 @@ def get_indicator(mandate: MandateDep, code: str, session: SessionDep,
 def indicator_history(mandate: MandateDep, code: str, session: SessionDep,
                       _reader: Reader) -> list[dict[str, Any]]:
     """Every value recorded, newest first; superseded ones are marked."""
-    indicator = service.get_indicator(session, mandate=mandate, code=code)
+    indicator = get_by_code(session, Indicator, mandate=mandate, code=code)
     return service.value_history(session, indicator=indicator)
 
 
@@ -73,8 +80,8 @@ def record_value(mandate: MandateDep, code: str, body: IndicatorValueIn,
                  session: SessionDep, settings: SettingsDep, token: Editor,
                  if_match: IfMatch = None) -> Response:
     """Record a value for a period; it supersedes an earlier one for that period."""
-    indicator = service.get_indicator(session, mandate=mandate, code=code)
-    service.record_value(session, indicator=indicator, if_match=require_if_match(if_match),
+    indicator = get_by_code(session, Indicator, mandate=mandate, code=code)
+    service.record_value(session, indicator=indicator, if_match=if_match,
                          period=body.period, value=body.value, parts=body.parts,
                          note=body.note, source=body.source, actor=token.name)
     return _one(session, mandate, code, settings)
@@ -85,8 +92,7 @@ def record_value(mandate: MandateDep, code: str, body: IndicatorValueIn,
 def create_indicator(mandate: MandateDep, spec: IndicatorSpec, session: SessionDep,
                      settings: SettingsDep, admin: Admin) -> Response:
     """Define a new indicator (with targets, and values if any)."""
-    service.save_indicator(session, mandate=mandate, spec=spec, if_match=None,
-                           actor=admin.name)
+    service.save_indicator(session, mandate=mandate, spec=spec, actor=admin.name)
     audit.record(session, actor=admin.name, action="indicator.create",
                  target=f"{mandate.code}/{spec.code}")
     response = _one(session, mandate, spec.code, settings)
@@ -102,9 +108,9 @@ def replace_indicator(mandate: MandateDep, code: str, spec: IndicatorSpec,
     if spec.code != code:
         raise InvalidInput([FieldError("code", f"{spec.code!r} does not match the URL's "
                                                f"{code!r}")])
-    service.get_indicator(session, mandate=mandate, code=code)
-    service.save_indicator(session, mandate=mandate, spec=spec,
-                           if_match=require_if_match(if_match), actor=admin.name)
+    get_by_code(session, Indicator, mandate=mandate, code=code)
+    service.save_indicator(session, mandate=mandate, spec=spec, actor=admin.name,
+                           replacing=True, if_match=if_match)
     audit.record(session, actor=admin.name, action="indicator.replace",
                  target=f"{mandate.code}/{code}")
     return _one(session, mandate, code, settings)
@@ -114,8 +120,8 @@ def replace_indicator(mandate: MandateDep, code: str, spec: IndicatorSpec,
 def delete_indicator(mandate: MandateDep, code: str, session: SessionDep, admin: Admin,
                      if_match: IfMatch = None) -> Response:
     """Delete an indicator with its targets and values."""
-    indicator = service.get_indicator(session, mandate=mandate, code=code)
-    service.delete_indicator(session, indicator=indicator, if_match=require_if_match(if_match))
+    indicator = get_by_code(session, Indicator, mandate=mandate, code=code)
+    service.delete_indicator(session, indicator=indicator, if_match=if_match)
     audit.record(session, actor=admin.name, action="indicator.delete",
                  target=f"{mandate.code}/{code}")
     return Response(status_code=204)

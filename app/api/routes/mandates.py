@@ -19,6 +19,7 @@ from app.schemas.api import (
 from app.schemas.plan_file import PlanFile, parse_plan_text
 from app.schemas.text import CleanText
 from app.services.access import audit
+from app.services.paging import whole
 from app.services.periods import parse_instant
 from app.services.plan.activity import activity
 from app.services.plan.deliverables import mandate_list
@@ -33,8 +34,7 @@ YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yam
 @router.get("", response_model=Page[MandateSummary])
 def list_mandates(session: SessionDep, _reader: Reader) -> dict[str, Any]:
     """Every mandate, newest first."""
-    mandates = mandate_list(session)
-    return {"data": mandates, "count": len(mandates), "limit": len(mandates), "offset": 0}
+    return whole(mandate_list(session)).as_dict()
 
 
 @router.get("/{mandate}", response_model=MandateTree)
@@ -61,9 +61,7 @@ def get_activity(
 ) -> dict[str, Any]:
     """Every change in the mandate, newest first: the "recent updates" feed."""
     start = parse_instant(since, field="since", day_start=True) if since else None
-    entries, total = activity(session, mandate=mandate, since=start, by=by,
-                              limit=paging.limit, offset=paging.offset)
-    return {"data": entries, "count": total, "limit": paging.limit, "offset": paging.offset}
+    return activity(session, mandate=mandate, since=start, by=by, page=paging).as_dict()
 
 
 @router.get(

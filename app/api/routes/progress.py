@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from sqlalchemy.orm import Session
 
-from app.api.deps import CommitBeforeResponse, api_router, current_token
+from app.api.deps import CommitBeforeResponse, IfNoneMatch, api_router, current_token
+from app.api.responses import NOT_MODIFIED
+from app.conditional import none_match, not_modified, validators, view_tag
 from app.db import reading, unit_of_work
 from app.errors import FieldError, InvalidInput, NotFound
 from app.models import ApiToken, Mandate, Role, Status
@@ -42,17 +44,8 @@ from app.services.lookup import get_mandate
 from app.services.periods import END_OF_DAY, Interval, interval_ends, parse_instant
 from app.services.plan.deliverables import DeliverableFilter
 from app.services.rollups import progress as service
-from app.services.versioning import (
-    AnswerCache,
-    CachedAnswer,
-    MandateVersion,
-    matches,
-    tag_for,
-)
+from app.services.versioning import AnswerCache, CachedAnswer, MandateVersion
 
-CACHE_CONTROL = "no-cache"  # store, but ask again each time: a 304 costs almost nothing
-NOT_MODIFIED = {304: {"description": "Not modified since the ETag sent in If-None-Match"}}
-IfNoneMatch = Annotated[str | None, Header(description="An ETag from an earlier answer.")]
 NOW = "\x1fplanpulse-now\x1f"
 """Stands for the answer's "as_of" when it is the time of the request: spliced in as served."""
 
@@ -116,13 +109,11 @@ async def progress_params(
     owner: Annotated[CleanText | None, Query()] = None,
     q: Annotated[CleanText | None, Query(max_length=200)] = None,
 ) -> ProgressParams:
-    settings = request.app.state.settings
     return ProgressParams(
         as_of=parse_instant(as_of, field="as_of") if as_of else None,
         known_at=parse_instant(known_at, field="known_at") if known_at else None,
         explain=explain,
-        thresholds=Thresholds(on_track=settings.attainment_on_track,
-                              at_risk=settings.attainment_at_risk),
+        thresholds=request.app.state.settings.thresholds,
         filters={"statuses": tuple(status or ()), "action_line": action_line,
                  "measure": measure, "tag": tag, "owner": owner, "q": q})
 
@@ -163,8 +154,8 @@ async def _answer(request: Request, codes: list[str], params: ProgressParams,
     say)."""
     versions = await request.app.state.version_watch.versions(codes)
     etag = _etag(request, versions, resolve(versions[0]))
-    if matches(if_none_match, etag):
-        return _not_modified(etag)
+    if none_match(if_none_match, etag):
+        return not_modified(etag)
     cache = _cache(request)
     answer = cache.get(_request_key(request))
     if answer is None or answer.versions != tuple(versions):
@@ -180,29 +171,27 @@ def _request_key(request: Request) -> tuple[str, bytes, date]:
     return request.scope["path"], request.scope["query_string"], date.today()
 
 
-def _not_modified(etag: str) -> Response:
-    return Response(status_code=304, headers={"ETag": etag, "Cache-Control": CACHE_CONTROL})
-
-
 def _serve(answer: CachedAnswer) -> Response:
     now = json.dumps(_utc_text(utcnow())).encode()
     return Response(answer.body(now), media_type="application/json",
-                    headers={"ETag": answer.etag, "Cache-Control": CACHE_CONTROL})
+                    headers=validators(answer.etag))
 
 
 def _etag(request: Request, versions: list[MandateVersion], resolved: tuple[str, ...]) -> str:
     first = versions[0]
-    return tag_for(first.id, first.data_version, request.url.path, str(request.url.query),
-                   *resolved, *(f"{v.id}.{v.data_version}" for v in versions[1:]))
+    return view_tag(request, first.id, first.data_version, *resolved,
+                    *(f"{v.id}.{v.data_version}" for v in versions[1:]))
 
 
 def _compute(request: Request, codes: list[str], params: ProgressParams, build: Build,
              resolve: Callable[[MandateVersion], tuple[str, ...]]) -> CachedAnswer:
-    """Compute the answer in one read transaction, and name it by the versions that
-    transaction saw (the client gets the ETag of what it is sent)."""
+    """Compute the answer in one read transaction, shaped by the route's response model,
+    and name it by the versions that transaction saw (the client gets the ETag of what it
+    is sent)."""
+    model = request.scope["route"].response_model
     with unit_of_work(reading(request.app.state.engine)) as session:
         mandates = [get_mandate(session, code=code) for code in codes]
-        body = build(session, mandates)
+        body = model.model_validate(build(session, mandates)).model_dump(exclude_unset=True)
     versions = [MandateVersion(m.id or 0, m.code, m.data_version, m.created_at, m.start_date,
                                m.end_date) for m in mandates]
     if params.as_of is None:
@@ -231,8 +220,8 @@ async def _answer_again(request: Request) -> Response | None:
         return None
     if tuple(versions) != answer.versions:
         return None
-    if matches(request.headers.get("if-none-match"), answer.etag):
-        return _not_modified(answer.etag)
+    if none_match(request.headers.get("if-none-match"), answer.etag):
+        return not_modified(answer.etag)
     return _serve(answer)
 
 

@@ -2,15 +2,14 @@
 
 from typing import Annotated
 
-from fastapi import Header, Query, Request, Response
+from fastapi import Query, Request, Response
 
-from app.api.deps import MandateDep, Reader, SessionDep, SettingsDep, api_router
+from app.api.deps import IfNoneMatch, MandateDep, Reader, SessionDep, SettingsDep, api_router
+from app.conditional import conditional_get, view_tag
 from app.reports.build import build_report
 from app.reports.formats import MEDIA_TYPES, Part, ReportFormat, file_name
 from app.reports.render import render
-from app.services.indicators.attainment import Thresholds
 from app.services.periods import parse_instant
-from app.services.versioning import entity_tag, matches
 
 router = api_router(prefix="/api/v1/mandates/{mandate}", tags=["reports"])
 
@@ -34,21 +33,20 @@ def get_report(
     as_of: Annotated[str | None, Query(
         max_length=40, description="A date (end of that day, UTC) or an ISO 8601 time: the "
         "statuses as they stood then.", examples=["2020-12-31"])] = None,
-    if_none_match: Annotated[str | None, Header(description="An ETag from an earlier answer."
-                                                )] = None,
+    if_none_match: IfNoneMatch = None,
 ) -> Response:
     """The annual report's "Implementation of the Action Plan" table with its status
     symbols, the progress per action line and the indicators (docs/dashboard.md)."""
     moment = parse_instant(as_of, field="as_of") if as_of else None
-    etag = entity_tag(mandate, request.url.path, str(request.url.query))
     name = file_name(mandate.code, fmt, part)
     disposition = "attachment" if fmt in DOWNLOADS else "inline"
-    headers = {"ETag": etag, "Cache-Control": "no-cache",
-               "Content-Disposition": f'{disposition}; filename="{name}"'}
-    if matches(if_none_match, etag):
-        return Response(status_code=304, headers=headers)
-    thresholds = Thresholds(on_track=settings.attainment_on_track,
-                            at_risk=settings.attainment_at_risk)
-    report = build_report(session, mandate=mandate, as_of=moment, thresholds=thresholds)
-    return Response(render(report, fmt, part), media_type=MEDIA_TYPES[fmt], headers=headers)
+
+    def produce() -> Response:
+        report = build_report(session, mandate=mandate, as_of=moment,
+                              thresholds=settings.thresholds)
+        return Response(render(report, fmt, part), media_type=MEDIA_TYPES[fmt])
+
+    return conditional_get(if_none_match, view_tag(request, mandate.id, mandate.data_version),
+                           produce,
+                           {"Content-Disposition": f'{disposition}; filename="{name}"'})
 

@@ -6,47 +6,38 @@ Every write sends back the ETag it read in ``If-Match``: without it 428, stale 4
 from typing import Annotated, Any
 
 from fastapi import Header, Request, Response
-from sqlalchemy.orm import Session
 
 from app.api import responses
-from app.api.deps import EditorAccess, api_router
-from app.db import DriverConnection
-from app.errors import PlanpulseError, PreconditionRequired
-from app.models import ApiToken, Role
+from app.api.deps import EditorAccess, IfMatch, api_router
+from app.errors import PlanpulseError
 from app.schemas.api import BatchResult, DeliverablePublic
 from app.schemas.requests import BatchStatusIn, DeliverablePatch, StatusChangeIn
 from app.services.access import idempotency
-from app.services.lookup import get_deliverable, get_mandate
-from app.services.plan.deliverables import DeliverableRow, attach_tags, find_row, to_public
-from app.services.status import direct as direct_status
-from app.services.status import writes
+from app.services.access.tokens import Caller
+from app.services.lookup import get_mandate
+from app.services.plan.deliverables import DeliverableRow, etag, find_row, to_public
+from app.services.status.decision import StatusUpdate
+from app.services.status.edits import edit_fields
+from app.services.status.pipeline import InTransaction, Writer, change_status
 
 router = api_router(prefix="/api/v1/mandates/{mandate}", tags=["deliverables"])
 
-IfMatch = Annotated[str | None, Header(description="The ETag from your last read.")]
 IdempotencyKey = Annotated[
     str | None,
     Header(max_length=200, description="Any unique string; a retry with the same key "
            "returns the first answer instead of writing twice."),
 ]
 WRITE_RESPONSES = responses.WRITE
+Answer = tuple[int, dict[str, str], bytes]
+"""An answer as the idempotency records keep it: status, headers, body."""
 
 
-def require_if_match(if_match: str | None) -> str:
-    if not if_match:
-        raise PreconditionRequired(
-            "Send If-Match with the deliverable's ETag, as read from GET, so that no "
-            "change is lost.")
-    return if_match
+def _answer(row: DeliverableRow) -> Answer:
+    return 200, {"ETag": etag(row.deliverable), "content-type": "application/json"}, (
+        to_public(row).model_dump_json().encode())
 
 
-def _state(row: DeliverableRow) -> tuple[int, dict[str, str], bytes]:
-    public = DeliverablePublic.model_validate(to_public(row))
-    return 200, {"ETag": writes.etag(row.deliverable), "content-type": "application/json"}, (
-        public.model_dump_json().encode())
-
-
-def _respond(answer: tuple[int, dict[str, str], bytes]) -> Response:
+def _respond(answer: Answer) -> Response:
     status_code, headers, body = answer
     return Response(body, status_code=status_code, headers=headers,
                     media_type="application/json")
@@ -59,29 +50,24 @@ async def post_status(
     if_match: IfMatch = None, idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Change a deliverable's status; recorded in its history with your token's name."""
-    update = writes.StatusUpdate(**change.model_dump())
-    request_hash = (idempotency.fingerprint("POST", request.url.path, change.model_dump())
-                    if idempotency_key is not None else "")
+    update = StatusUpdate(**change.model_dump())
 
-    def work(session: Session, token: ApiToken) -> tuple[int, dict[str, str], bytes]:
-        def produce() -> tuple[int, dict[str, str], bytes]:
-            row = find_row(session, mandate=mandate, code=code)
-            writes.change_status(session, deliverable=row.deliverable,
-                                 if_match=require_if_match(if_match), change=update,
-                                 actor=token.name, in_effect=row.in_effect)
-            return _state(row)
+    def work(writer: Writer, caller: Caller) -> Answer:
+        result = change_status(writer, mandate=mandate, code=code, change=update,
+                               if_match=if_match, actor=caller.name)
+        return _answer(result.row)
 
-        return idempotency.run_once(session, actor=token.name, key=idempotency_key,
-                                    request_hash=request_hash, produce=produce)
+    if idempotency_key is None:
+        return _respond(await access.change(work))
+    request_hash = idempotency.fingerprint("POST", request.url.path, change.model_dump())
 
-    def direct(connection: DriverConnection, caller: Any) -> tuple[int, dict[str, str], bytes]:
-        row = direct_status.change_status(
-            connection, mandate=mandate, code=code, if_match=require_if_match(if_match),
-            change=update, actor=caller.name)
-        return direct_status.FULL_PATH if row is direct_status.FULL_PATH else _state(row)
+    def once(writer: InTransaction, caller: Caller) -> Answer:
+        # The key's record goes in the same transaction as the change it answers.
+        return idempotency.run_once(writer.session, actor=caller.name, key=idempotency_key,
+                                    request_hash=request_hash,
+                                    produce=lambda: work(writer, caller))
 
-    # An Idempotency-Key's record goes in the same transaction as the change: no shortcut.
-    return _respond(await access.run(work, direct if idempotency_key is None else None))
+    return _respond(await access.run(once))
 
 
 @router.patch("/deliverables/{code}", response_model=DeliverablePublic,
@@ -92,15 +78,11 @@ async def patch_deliverable(
 ) -> Response:
     """Change owner, due_date, tags or weight (editor) or title (admin); recorded."""
 
-    def work(session: Session, token: ApiToken) -> tuple[int, dict[str, str], bytes]:
-        row = find_row(session, mandate=mandate, code=code)
-        writes.edit_fields(session, deliverable=row.deliverable,
-                           if_match=require_if_match(if_match), fields=patch.changes(),
-                           role=Role(token.role), actor=token.name, note=patch.note)
-        if "tags" in patch.changes():
-            row.tags = []
-            attach_tags(session, [row])
-        return _state(row)
+    def work(writer: InTransaction, caller: Caller) -> Answer:
+        row = find_row(writer.session, mandate=mandate, code=code)
+        edit_fields(writer.session, row=row, if_match=if_match, fields=patch.changes(),
+                    role=caller.role, actor=caller.name, note=patch.note)
+        return _answer(row)
 
     return _respond(await access.run(work))
 
@@ -115,23 +97,23 @@ class BatchFailed(PlanpulseError):
 async def batch_status(mandate: str, batch: BatchStatusIn, access: EditorAccess
                        ) -> dict[str, Any]:
     """Apply several status changes, all or none; the answer reports each item."""
-    return await access.run(lambda session, token: _apply_batch(session, token, mandate, batch))
+    return await access.run(lambda writer, caller: _apply_batch(writer, caller, mandate, batch))
 
 
-def _apply_batch(session: Session, token: ApiToken, mandate_code: str, batch: BatchStatusIn
+def _apply_batch(writer: InTransaction, caller: Caller, mandate: str, batch: BatchStatusIn
                  ) -> dict[str, Any]:
-    mandate = get_mandate(session, code=mandate_code)
+    get_mandate(writer.session, code=mandate)
     results: list[dict[str, Any]] = []
     failed = False
     for item in batch.changes:
         try:
-            deliverable = get_deliverable(session, mandate=mandate, code=item.code)
-            outcome = writes.change_status(
-                session, deliverable=deliverable, if_match=item.if_match,
-                change=writes.StatusUpdate(**item.model_dump(exclude={"code", "if_match"})),
-                actor=token.name)
+            outcome = change_status(
+                writer, mandate=mandate, code=item.code, if_match=item.if_match,
+                change=StatusUpdate(**item.model_dump(exclude={"code", "if_match"})),
+                actor=caller.name)
             results.append({"code": item.code, "outcome": "applied" if outcome.changed
-                            else "unchanged", "status": 200, "etag": writes.etag(deliverable)})
+                            else "unchanged", "status": 200,
+                            "etag": etag(outcome.row.deliverable)})
         except PlanpulseError as error:
             failed = True
             results.append({"code": item.code, "outcome": "failed", "status": error.status_code,
@@ -147,5 +129,3 @@ def _apply_batch(session: Session, token: ApiToken, mandate_code: str, batch: Ba
 
 def _current(error: PlanpulseError) -> dict[str, Any]:
     return {"current": error.extra["current"]} if "current" in error.extra else {}
-
-

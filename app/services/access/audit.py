@@ -3,11 +3,12 @@
 import json
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import AuditEvent
 from app.models.types import utcnow
+from app.services.paging import Page, PageRequest, fetch_page
 
 
 def record(session: Session, *, actor: str, action: str, target: str | None = None,
@@ -18,10 +19,7 @@ def record(session: Session, *, actor: str, action: str, target: str | None = No
     session.flush()
 
 
-def events(session: Session, *, limit: int, offset: int) -> tuple[list[AuditEvent], int]:
-    total = session.execute(select(func.count()).select_from(AuditEvent)).scalar_one()
-    rows = session.execute(
-        select(AuditEvent).order_by(AuditEvent.recorded_at.desc(), AuditEvent.id.desc())
-        .limit(limit).offset(offset)
-    ).scalars().all()
-    return list(rows), total
+def events(session: Session, *, page: PageRequest) -> Page[AuditEvent]:
+    """Admin actions, newest first, one page."""
+    return fetch_page(session, select(AuditEvent).order_by(
+        AuditEvent.recorded_at.desc(), AuditEvent.id.desc()), page, scalars=True)

@@ -3,12 +3,13 @@
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from app.db import Runner
 from app.errors import Conflict, Forbidden, NotFound, Unauthorized
 from app.models import ApiToken, Role
 from app.models.types import utcnow
@@ -54,41 +55,46 @@ def revoke_token(session: Session, *, name: str, now: datetime | None = None) ->
     return token
 
 
-BY_HASH = select(ApiToken).where(ApiToken.token_hash == bindparam("digest"))
-"""Built once: every authenticated request runs it."""
+@dataclass(frozen=True)
+class Caller:
+    """Who is making a request: what every request needs of its token."""
+
+    name: str
+    role: Role
+    token_hash: str
+    revoked_at: datetime | None
+    expires_at: datetime | None
+
+
 _TOKENS = ApiToken.__table__  # type: ignore[attr-defined]
 CALLER_BY_HASH = select(
     _TOKENS.c.name, _TOKENS.c.role, _TOKENS.c.token_hash, _TOKENS.c.revoked_at,
     _TOKENS.c.expires_at,
 ).where(_TOKENS.c.token_hash == bindparam("digest"))
-"""What a request needs of its token, without the ORM (app/services/status/direct.py)."""
+"""Built once: every authenticated request runs it."""
 
 
-def authenticate(session: Session, *, secret: str, now: datetime | None = None) -> ApiToken:
-    """The live token whose secret this is; 401 for unknown, expired or revoked ones."""
+def authenticate(runner: Runner, *, secret: str, now: datetime | None = None) -> Caller:
+    """The live token whose secret this is; 401 for unknown, expired or revoked ones.
+    ``runner``: the request's connection, in a transaction or in autocommit."""
     digest = hash_token(secret)  # a hex digest: safe to send to the database whatever the input
-    token = session.execute(BY_HASH, {"digest": digest}).scalar_one_or_none()
-    check_live(token, digest, now or utcnow())
-    return token  # type: ignore[return-value]  # check_live refused None
-
-
-def check_live(token: Any, digest: str, now: datetime) -> None:
-    """401 unless ``token`` (an ApiToken or a row of :data:`CALLER_BY_HASH`, found by
-    ``digest``) exists, is not revoked and has not expired."""
+    found = runner.execute(CALLER_BY_HASH, {"digest": digest}).fetchone()
     # The lookup is by hash, so timing reveals nothing of the secret; compare anyway.
-    if token is None or not hmac.compare_digest(token.token_hash, digest):
+    if found is None or not hmac.compare_digest(found[2], digest):
         raise Unauthorized("The token is not valid.")
-    if token.revoked_at is not None:
+    caller = Caller(found[0], Role(found[1]), *found[2:])
+    if caller.revoked_at is not None:
         raise Unauthorized("The token has been revoked.")
-    if token.expires_at is not None and token.expires_at <= now:
+    if caller.expires_at is not None and caller.expires_at <= (now or utcnow()):
         raise Unauthorized("The token has expired.")
+    return caller
 
 
-def require_role(token: Any, role: Role, *, public_read: bool) -> None:
-    """Raise unless ``token`` may act with ``role`` (roles nest: admin ⊃ editor ⊃ viewer)."""
-    if token is None:
+def require_role(caller: Caller | None, role: Role, *, public_read: bool) -> None:
+    """Raise unless ``caller`` may act with ``role`` (roles nest: admin ⊃ editor ⊃ viewer)."""
+    if caller is None:
         if role == Role.viewer and public_read:
             return
         raise Unauthorized(NO_TOKEN)
-    if Role(token.role).rank < role.rank:
-        raise Forbidden(f"This needs the {role.value} role; the token has {token.role}.")
+    if caller.role.rank < role.rank:
+        raise Forbidden(f"This needs the {role.value} role; the token has {caller.role.value}.")

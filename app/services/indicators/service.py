@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from app.errors import Conflict, FieldError, InvalidInput, NotFound, PreconditionFailed
+from app.conditional import require_match, strong_tag
+from app.errors import Conflict, FieldError, InvalidInput, PreconditionFailed
 from app.models import (
     ActionLine,
     Aggregation,
@@ -26,6 +27,7 @@ from app.models.types import utcnow
 from app.schemas.plan_file import IndicatorSpec, indicator_period_problems
 from app.schemas.splits import share, split_problems
 from app.services.indicators import attainment
+from app.services.lookup import not_found
 from app.services.versioning import bump_data_version
 
 MANDATE_PERIOD = "mandate"
@@ -48,16 +50,13 @@ def indicator_columns(spec: IndicatorSpec, *, line_ids: dict[str, int],
 
 
 def etag(indicator: Indicator) -> str:
-    return f'"i{indicator.id}.{indicator.version}"'
+    """The indicator's entity tag, ``"i<id>.<version>"``: what a write sends back."""
+    return strong_tag(f"i{indicator.id}", indicator.version)
 
 
-def get_indicator(session: Session, *, mandate: Mandate, code: str) -> Indicator:
-    indicator = session.execute(
-        select(Indicator).where(Indicator.mandate_id == mandate.id, Indicator.code == code)
-    ).scalar_one_or_none()
-    if indicator is None:
-        raise NotFound(f"Mandate {mandate.code!r} has no indicator {code!r}.")
-    return indicator
+def require_version(indicator: Indicator, if_match: str | None) -> None:
+    """428 or 412 unless ``if_match`` names the indicator's current version."""
+    require_match(if_match, etag(indicator), name=f"Indicator {indicator.code}")
 
 
 def latest_values(session: Session, indicator_ids: list[int]) -> list[IndicatorValue]:
@@ -188,15 +187,12 @@ def value_history(session: Session, *, indicator: Indicator) -> list[dict[str, A
 
 
 def record_value(
-    session: Session, *, indicator: Indicator, if_match: str, period: str, value: float,
+    session: Session, *, indicator: Indicator, if_match: str | None, period: str, value: float,
     parts: dict[str, float] | None, note: str | None, source: str | None, actor: str,
     now: datetime | None = None,
 ) -> None:
     """Record a value for a period; it supersedes any earlier one for that period."""
-    if if_match.strip() != etag(indicator):
-        raise PreconditionFailed(
-            f"Indicator {indicator.code} has changed since you read it: it is at "
-            f"{etag(indicator)}.", extra={"etag": etag(indicator)})
+    require_version(indicator, if_match)
     problems = split_problems(indicator.split, value, parts)
     if problems:
         raise InvalidInput([FieldError("parts", problem) for problem in problems])
@@ -235,10 +231,11 @@ def _links(session: Session, mandate: Mandate, spec: IndicatorSpec
     return lines, measures
 
 
-def save_indicator(session: Session, *, mandate: Mandate, spec: IndicatorSpec,
-                   if_match: str | None, actor: str) -> Indicator:
-    """Create the indicator, or replace its definition and targets (values are kept, and
-    values given in ``spec`` are recorded like any other)."""
+def save_indicator(session: Session, *, mandate: Mandate, spec: IndicatorSpec, actor: str,
+                   replacing: bool = False, if_match: str | None = None) -> Indicator:
+    """Create the indicator (409 if it exists), or with ``replacing`` replace its definition
+    and targets, guarded by ``if_match`` (values are kept, and values given in ``spec`` are
+    recorded like any other)."""
     lines, measures = _links(session, mandate, spec)
     split = spec.split.value if spec.split else None
     problems = indicator_period_problems(spec.model_dump())
@@ -250,8 +247,8 @@ def save_indicator(session: Session, *, mandate: Mandate, spec: IndicatorSpec,
     existing = session.execute(select(Indicator).where(
         Indicator.mandate_id == mandate.id, Indicator.code == spec.code)).scalar_one_or_none()
     if existing is None:
-        if if_match is not None:
-            raise PreconditionFailed(f"There is no indicator {spec.code!r} to match.")
+        if replacing:
+            raise not_found(Indicator, spec.code, mandate=mandate.code)
         position = session.execute(select(func.count()).where(
             Indicator.mandate_id == mandate.id)).scalar_one()
         indicator = Indicator(mandate_id=mandate.id or 0, code=spec.code, position=position,
@@ -259,12 +256,10 @@ def save_indicator(session: Session, *, mandate: Mandate, spec: IndicatorSpec,
         session.add(indicator)
         session.flush()
     else:
-        if if_match is None:
-            raise Conflict(f"Indicator {spec.code!r} exists; send If-Match with its ETag to "
-                           "replace it.")
-        if if_match.strip() != etag(existing):
-            raise PreconditionFailed(f"Indicator {spec.code} has changed since you read it.",
-                                     extra={"etag": etag(existing)})
+        if not replacing:
+            raise Conflict(f"Indicator {spec.code!r} exists; replace it with PUT and If-Match "
+                           "with its ETag.")
+        require_version(existing, if_match)
         indicator = existing
         _bump(session, indicator)
         session.execute(update(Indicator).where(Indicator.id == indicator.id).values(**columns)
@@ -285,9 +280,7 @@ def save_indicator(session: Session, *, mandate: Mandate, spec: IndicatorSpec,
     return indicator
 
 
-def delete_indicator(session: Session, *, indicator: Indicator, if_match: str) -> None:
-    if if_match.strip() != etag(indicator):
-        raise PreconditionFailed(f"Indicator {indicator.code} has changed since you read it.",
-                                 extra={"etag": etag(indicator)})
+def delete_indicator(session: Session, *, indicator: Indicator, if_match: str | None) -> None:
+    require_version(indicator, if_match)
     session.execute(delete(Indicator).where(Indicator.id == indicator.id))
     bump_data_version(session, mandate_id=indicator.mandate_id)

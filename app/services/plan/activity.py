@@ -3,16 +3,18 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, func, literal, null, select, type_coerce, union_all
+from sqlalchemy import JSON, literal, null, select, type_coerce, union_all
 from sqlalchemy.orm import Session
 
 from app.models import Deliverable, DeliverableEdit, Mandate, StatusChange
+from app.services.paging import Page, PageRequest, fetch_page
 
 
 def activity(
     session: Session, *, mandate: Mandate, since: datetime | None, by: str | None,
-    limit: int, offset: int,
-) -> tuple[list[dict[str, Any]], int]:
+    page: PageRequest,
+) -> Page[dict[str, Any]]:
+    """Status changes and field edits, newest first, one page."""
     statuses = (
         select(
             literal("status").label("kind"), Deliverable.code.label("deliverable"),
@@ -48,9 +50,8 @@ def activity(
         statuses = statuses.where(StatusChange.changed_by == by)
         edits = edits.where(DeliverableEdit.changed_by == by)
     feed = union_all(statuses, edits).subquery()
-    total = session.execute(select(func.count()).select_from(feed)).scalar_one()
-    rows = session.execute(
-        select(feed).order_by(feed.c.recorded_at.desc(), feed.c.kind, feed.c.entry_id.desc())
-        .limit(limit).offset(offset)
-    ).mappings().all()
-    return [{key: value for key, value in row.items() if key != "entry_id"} for row in rows], total
+    found = fetch_page(session, select(feed).order_by(
+        feed.c.recorded_at.desc(), feed.c.kind, feed.c.entry_id.desc()), page)
+    entries = [{key: value for key, value in row._mapping.items() if key != "entry_id"}
+               for row in found.data]
+    return Page(entries, found.count, found.limit, found.offset)

@@ -1,13 +1,16 @@
-"""Finding deliverables: filters shared by the list and the rollups, pages, history."""
+"""Finding deliverables: filters shared by the list and the rollups, one deliverable with
+what the API shows of it, pages, history."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
+from app.conditional import strong_tag
+from app.db import Runner
 from app.models import (
     ActionLine,
     Deliverable,
@@ -17,8 +20,9 @@ from app.models import (
     Status,
     StatusChange,
 )
-from app.services.lookup import deliverable_not_found, get_mandate
-from app.services.status.history import UNREAD
+from app.schemas.api import DeliverablePublic
+from app.services.lookup import get_mandate, not_found
+from app.services.paging import Page, PageRequest, fetch_page
 
 SelectT = TypeVar("SelectT", bound=Select[Any])
 
@@ -63,85 +67,8 @@ def apply_filter(query: SelectT, where: DeliverableFilter) -> SelectT:
 
 
 @dataclass
-class DeliverableRow:
-    deliverable: "Deliverable | DeliverableState"
-    action_line: str
-    measure: str
-    tags: list[str] = field(default_factory=list)
-    in_effect: Any = UNREAD
-    """The history entry in effect now, or None without history, when read along
-    (:func:`find_row`)."""
-
-
-def list_deliverables(
-    session: Session, *, where: DeliverableFilter, limit: int, offset: int
-) -> tuple[list[DeliverableRow], int]:
-    """One page of deliverables in plan order, and how many match in all."""
-    base = apply_filter(select(Deliverable.id).where(
-        Deliverable.mandate_id == where.mandate_id), where)
-    total = session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
-    page = session.execute(
-        apply_filter(
-            select(Deliverable, Measure.code, ActionLine.code)
-            .join(Measure, Measure.id == Deliverable.measure_id)
-            .join(ActionLine, ActionLine.id == Measure.action_line_id)
-            .where(Deliverable.mandate_id == where.mandate_id),
-            where,
-        )
-        .order_by(ActionLine.position, Measure.position, Deliverable.position, Deliverable.code)
-        .limit(limit).offset(offset)
-    ).all()
-    rows = [DeliverableRow(deliverable, line_code, measure_code)
-            for deliverable, measure_code, line_code in page]
-    attach_tags(session, rows)
-    return rows, total
-
-
-def to_public(row: DeliverableRow) -> dict[str, Any]:
-    """A deliverable as the API shows it."""
-    deliverable = row.deliverable
-    return {
-        "code": deliverable.code, "title": deliverable.title, "status": deliverable.status,
-        "percent_complete": deliverable.percent_complete, "weight": deliverable.weight,
-        "owner": deliverable.owner, "due_date": deliverable.due_date, "tags": row.tags,
-        "action_line": row.action_line, "measure": row.measure,
-        "version": deliverable.version, "updated_at": deliverable.updated_at,
-    }
-
-
-_IN_EFFECT = aliased(StatusChange, name="in_effect")
-
-
-_ALONGSIDE = (Measure.code, ActionLine.code, DeliverableTag.tag, _IN_EFFECT.id,
-              _IN_EFFECT.to_status, _IN_EFFECT.percent_complete, _IN_EFFECT.effective_at,
-              _IN_EFFECT.recorded_at)
-"""What :func:`_by_codes` reads after the deliverable, in this order (:func:`row_of`)."""
-
-
-def _by_codes(*deliverable: Any) -> Select[Any]:
-    """``deliverable`` (the entity or its columns), its measure's and line's codes, a tag
-    per row and the entry in effect, by the mandate's code and its own."""
-    return (
-        select(*deliverable, *_ALONGSIDE)
-        .join(Mandate, Mandate.id == Deliverable.mandate_id)
-        .join(Measure, Measure.id == Deliverable.measure_id)
-        .join(ActionLine, ActionLine.id == Measure.action_line_id)
-        .outerjoin(DeliverableTag, DeliverableTag.deliverable_id == Deliverable.id)
-        .outerjoin(_IN_EFFECT, and_(_IN_EFFECT.deliverable_id == Deliverable.id,
-                                    _IN_EFFECT.valid_to.is_(None)))
-        .where(Mandate.code == bindparam("mandate_code"), Deliverable.code == bindparam("code"))
-        .order_by(DeliverableTag.tag)
-    )
-
-
-ROW_BY_CODES = _by_codes(Deliverable)
-"""Built once: every write to a deliverable runs it."""
-
-
-@dataclass
 class DeliverableState:
-    """A deliverable's row as plain values, for the paths that skip the ORM; it answers to
-    the same attribute names as :class:`Deliverable`."""
+    """A deliverable's row as plain values: what reads show and writes check and update."""
 
     id: int
     mandate_id: int
@@ -158,25 +85,9 @@ class DeliverableState:
     updated_at: datetime
 
 
-_DELIVERABLES = Deliverable.__table__  # type: ignore[attr-defined]
-STATE_BY_CODES = _by_codes(*[_DELIVERABLES.c[f.name] for f in fields(DeliverableState)])
-""":data:`ROW_BY_CODES` with the deliverable as columns, in :class:`DeliverableState`'s
-order."""
-
-
-def row_of(found: Sequence[Any], deliverable: Any) -> "DeliverableRow":
-    """The :class:`DeliverableRow` of the rows of a ``_by_codes`` statement, the deliverable
-    (entity or state) taken from their first columns."""
-    tag_at = 2 - len(_ALONGSIDE)  # the tag's column, counted from the end
-    measure_code, line_code, _tag, *entry = found[0][-len(_ALONGSIDE):]
-    return DeliverableRow(deliverable, line_code, measure_code,
-                          [row[tag_at] for row in found if row[tag_at] is not None],
-                          in_effect=EntryInEffect(*entry) if entry[0] is not None else None)
-
-
 @dataclass(frozen=True)
 class EntryInEffect:
-    """The history entry in effect now, as :func:`history.current_entry` reads it."""
+    """The history entry in effect now: what a status change closes and compares with."""
 
     id: int
     to_status: str
@@ -185,15 +96,123 @@ class EntryInEffect:
     recorded_at: datetime
 
 
+@dataclass
+class DeliverableRow:
+    """A deliverable with its measure's and action line's codes, its tags and (when read
+    by :func:`find_row`) the history entry in effect now, None without history."""
+
+    deliverable: DeliverableState
+    action_line: str
+    measure: str
+    tags: list[str] = field(default_factory=list)
+    in_effect: EntryInEffect | None = None
+
+
+def etag(deliverable: DeliverableState) -> str:
+    """The deliverable's entity tag, ``"<id>.<version>"``: changes with every write to it."""
+    return strong_tag(deliverable.id, deliverable.version)
+
+
+def to_public(row: DeliverableRow) -> DeliverablePublic:
+    """A deliverable as the API shows it."""
+    deliverable = row.deliverable
+    return DeliverablePublic(
+        code=deliverable.code, title=deliverable.title, status=Status(deliverable.status),
+        percent_complete=deliverable.percent_complete, weight=deliverable.weight,
+        owner=deliverable.owner, due_date=deliverable.due_date, tags=row.tags,
+        action_line=row.action_line, measure=row.measure, version=deliverable.version,
+        updated_at=deliverable.updated_at)
+
+
+_DELIVERABLES = Deliverable.__table__  # type: ignore[attr-defined]
+STATE_COLUMNS = tuple(_DELIVERABLES.c[f.name] for f in fields(DeliverableState))
+"""The columns of :class:`DeliverableState`, in its order."""
+_IN_EFFECT = aliased(StatusChange, name="in_effect")
+_ALONGSIDE = (Measure.code, ActionLine.code, DeliverableTag.tag, _IN_EFFECT.id,
+              _IN_EFFECT.to_status, _IN_EFFECT.percent_complete, _IN_EFFECT.effective_at,
+              _IN_EFFECT.recorded_at)
+"""What :data:`BY_CODES` reads after the deliverable's state, in this order."""
+
+
+def _with_alongside(*conditions: Any) -> Select[Any]:
+    return (
+        select(*STATE_COLUMNS, *_ALONGSIDE)
+        .join(Measure, Measure.id == Deliverable.measure_id)
+        .join(ActionLine, ActionLine.id == Measure.action_line_id)
+        .outerjoin(DeliverableTag, DeliverableTag.deliverable_id == Deliverable.id)
+        .outerjoin(_IN_EFFECT, and_(_IN_EFFECT.deliverable_id == Deliverable.id,
+                                    _IN_EFFECT.valid_to.is_(None)))
+        .where(*conditions)
+        .order_by(DeliverableTag.tag)
+    )
+
+
+BY_CODES = _with_alongside(
+    Mandate.code == bindparam("mandate_code"), Deliverable.code == bindparam("code"),
+).join(Mandate, Mandate.id == Deliverable.mandate_id)
+"""A deliverable by its mandate's code and its own: one row per tag. Built once: every
+read and write of one deliverable runs it."""
+BY_ID = _with_alongside(Deliverable.id == bindparam("target_id"))
+"""The same by the deliverable's id (a write that lost a race reads the winner's state)."""
+
+
+def _utc(moment: datetime) -> datetime:
+    """Aware UTC, whichever way it was read (the driver answers in the session's zone)."""
+    return moment.astimezone(UTC)
+
+
+def row_of(found: Sequence[Any]) -> DeliverableRow:
+    """The :class:`DeliverableRow` of the rows of :data:`BY_CODES` or :data:`BY_ID`."""
+    first = found[0]
+    state = DeliverableState(*first[:len(STATE_COLUMNS)])
+    state.updated_at = _utc(state.updated_at)
+    measure_code, line_code, _tag, entry_id, *entry = first[len(STATE_COLUMNS):]
+    tag_at = len(STATE_COLUMNS) + 2
+    in_effect = None
+    if entry_id is not None:
+        to_status, percent, effective_at, recorded_at = entry
+        in_effect = EntryInEffect(entry_id, to_status, percent, _utc(effective_at),
+                                  _utc(recorded_at))
+    return DeliverableRow(state, line_code, measure_code,
+                          [row[tag_at] for row in found if row[tag_at] is not None], in_effect)
+
+
+def read_row(runner: Runner, *, mandate: str, code: str) -> DeliverableRow | None:
+    """A deliverable with its codes, tags and entry in effect, in one query; None when
+    the mandate or the deliverable does not exist."""
+    found = runner.execute(BY_CODES, {"mandate_code": mandate, "code": code}).fetchall()
+    return row_of(found) if found else None
+
+
 def find_row(session: Session, *, mandate: str, code: str) -> DeliverableRow:
-    """A deliverable by its mandate's code and its own, with what the API shows of it
-    (its codes and tags) and the history entry in effect now, in one query; 404 naming
-    whichever does not exist."""
-    found = session.execute(ROW_BY_CODES, {"mandate_code": mandate, "code": code}).all()
-    if not found:
+    """:func:`read_row`, or 404 naming whichever does not exist."""
+    row = read_row(session.connection(), mandate=mandate, code=code)
+    if row is None:
         get_mandate(session, code=mandate)  # 404 if the mandate is what does not exist
-        raise deliverable_not_found(mandate, code)
-    return row_of(found, found[0][0])
+        raise not_found(Deliverable, code, mandate=mandate)
+    return row
+
+
+def read_row_by_id(runner: Runner, deliverable_id: int) -> DeliverableRow | None:
+    found = runner.execute(BY_ID, {"target_id": deliverable_id}).fetchall()
+    return row_of(found) if found else None
+
+
+def list_deliverables(session: Session, *, where: DeliverableFilter, page: PageRequest
+                      ) -> Page[DeliverableRow]:
+    """One page of deliverables in plan order, and how many match in all."""
+    found = fetch_page(session, apply_filter(
+        select(*STATE_COLUMNS, Measure.code, ActionLine.code)
+        .join(Measure, Measure.id == Deliverable.measure_id)
+        .join(ActionLine, ActionLine.id == Measure.action_line_id)
+        .where(Deliverable.mandate_id == where.mandate_id), where)
+        .order_by(ActionLine.position, Measure.position, Deliverable.position, Deliverable.code),
+        page)
+    width = len(STATE_COLUMNS)
+    rows = [DeliverableRow(DeliverableState(*row[:width]), row[width + 1], row[width])
+            for row in found.data]
+    attach_tags(session, rows)
+    return Page(rows, found.count, found.limit, found.offset)
 
 
 _TAGS = DeliverableTag.__table__  # type: ignore[attr-defined]
@@ -202,28 +221,25 @@ TAGS = select(_TAGS.c.deliverable_id, _TAGS.c.tag).where(
 
 
 def attach_tags(session: Session, rows: list[DeliverableRow]) -> None:
+    """Read the tags of ``rows`` (in one query) into them."""
     by_id = {row.deliverable.id: row for row in rows}
+    for row in rows:
+        row.tags = []
     if not by_id:
         return
     for deliverable_id, tag in session.connection().execute(
-        TAGS, {"of_deliverables": list(by_id)}):
+            TAGS, {"of_deliverables": list(by_id)}):
         by_id[deliverable_id].tags.append(tag)
 
 
-def history(
-    session: Session, *, deliverable: Deliverable, limit: int, offset: int
-) -> tuple[list[StatusChange], int]:
+def history(session: Session, *, deliverable_id: int, page: PageRequest
+            ) -> Page[StatusChange]:
     """Status changes, newest first (by when they took effect, then when recorded)."""
-    total = session.execute(
-        select(func.count()).where(StatusChange.deliverable_id == deliverable.id)
-    ).scalar_one()
-    changes = session.execute(
-        select(StatusChange).where(StatusChange.deliverable_id == deliverable.id)
-        .order_by(StatusChange.effective_at.desc(), StatusChange.recorded_at.desc(),
-                  StatusChange.id.desc())
-        .limit(limit).offset(offset)
-    ).scalars().all()
-    return list(changes), total
+    return fetch_page(session, select(StatusChange)
+                      .where(StatusChange.deliverable_id == deliverable_id)
+                      .order_by(StatusChange.effective_at.desc(),
+                                StatusChange.recorded_at.desc(), StatusChange.id.desc()),
+                      page, scalars=True)
 
 
 def mandate_list(session: Session) -> list[Mandate]:

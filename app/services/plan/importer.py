@@ -34,6 +34,7 @@ from app.services.status.history import states_as_of
 from app.services.versioning import bump_data_version
 
 IMPORT_ACTOR = "import"
+IMPORT_NOTE = "imported from a plan file"
 BULK_SCOPE = 5000
 """Above this many changed deliverables, history upkeep runs over the whole mandate."""
 
@@ -275,9 +276,9 @@ def _upsert_deliverables(
     if len(had_history) > BULK_SCOPE:
         scope = select(Deliverable.id).where(Deliverable.mandate_id == mandate_id)
     history.record_changes(session, scope=scope, entries=[
-        {"deliverable_id": ids[change.pop("code")], "mandate_id": mandate_id, **change,
-         "changed_by": IMPORT_ACTOR, "note": "imported from a plan file",
-         "effective_at": effective_at, "evidence_url": None, "recorded_at": now}
+        history.new_entry(deliverable_id=ids[change.pop("code")], mandate_id=mandate_id,
+                          **change, changed_by=IMPORT_ACTOR, note=IMPORT_NOTE,
+                          effective_at=effective_at, recorded_at=now)
         for change in changes
     ])
     report.status_changes = len(changes)

@@ -153,89 +153,37 @@ def states_as_of(mandate_id: int, as_of: datetime | None, known_at: datetime | N
     )
 
 
-def state_at(session: Session, *, deliverable_id: int, as_of: datetime
-             ) -> tuple[str, float | None]:
-    """(status, percent_complete) of one deliverable at ``as_of``."""
-    row = session.execute(
-        select(StatusChange.to_status, StatusChange.percent_complete)
-        .where(StatusChange.deliverable_id == deliverable_id, in_effect_at(as_of))
-    ).first()
-    return (row[0], row[1]) if row else (Status.not_started.value, None)
-
-
-_ENTRIES = StatusChange.__table__  # type: ignore[attr-defined]
-# The statements of every status change, built once and run in Core: the ORM's work around
-# them cost more than the database's (docs/performance.md).
-CURRENT_ENTRY = select(
-    _ENTRIES.c.id, _ENTRIES.c.to_status, _ENTRIES.c.percent_complete, _ENTRIES.c.effective_at,
-    _ENTRIES.c.recorded_at,
-).where(_ENTRIES.c.deliverable_id == bindparam("of_deliverable"), _ENTRIES.c.valid_to.is_(None))
-CLOSE_ENTRY = update(_ENTRIES).where(_ENTRIES.c.id == bindparam("entry_id")).values(
-    valid_to=bindparam("closed_at"), fork=bindparam("closed_fork"))
-ADD_ENTRY = insert(_ENTRIES)
-
-
-UNREAD: Any = object()
-"""Stands for "the entry in effect now was not read along with its deliverable"."""
-
-
-def current_entry(session: Session, *, deliverable_id: int) -> Any:
-    """The deliverable's entry in effect now (id, to_status, percent_complete, effective_at,
-    recorded_at), or None when it has no history."""
-    return session.connection().execute(CURRENT_ENTRY,
-                                        {"of_deliverable": deliverable_id}).first()
-
-
 ENTRY_COLUMNS = ("deliverable_id", "mandate_id", "measure_id", "weight", "action_line_id",
                  "from_status", "to_status", "percent_complete", "note", "evidence_url",
-                 "changed_by", "effective_at", "recorded_at")
-"""What an entry given to :func:`record_changes` or :func:`append_entry` holds; a copy
-left out (None) is filled by the database from the deliverable."""
+                 "changed_by", "effective_at", "recorded_at", "valid_to", "fork")
+"""What a new entry's row holds (:func:`new_entry`), in this order."""
 
 
-ENTRY_ROW_COLUMNS = (*ENTRY_COLUMNS, "valid_to", "fork")
-"""What a new entry's row holds: an open interval."""
-
-
-def entry_row(entry: dict[str, Any]) -> dict[str, Any]:
-    """The row of a new entry: in effect from its time on, until a later one closes it."""
-    return {**{name: entry.get(name) for name in ENTRY_COLUMNS}, "valid_to": None,
-            "fork": OPEN_FORK}
-
-
-def _rows(entries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    # One shape for every row, so that the driver sends them as one batch.
-    return [entry_row(entry) for entry in entries]
-
-
-def closing(previous: Any, entry: dict[str, Any]) -> dict[str, Any]:
-    """CLOSE_ENTRY's parameters for ``previous`` when ``entry`` follows it; none when
-    there is no previous entry."""
-    if previous is None:
-        return {}
-    return {"entry_id": previous.id, "closed_at": entry["effective_at"],
-            "closed_fork": fork_of(previous.effective_at, entry["effective_at"])}
-
-
-def append_entry(session: Session, *, entry: dict[str, Any], previous: Any) -> None:
-    """Append an entry that comes after every other of its deliverable (``previous`` is
-    the entry in effect now, from :func:`current_entry`): close the previous interval and
-    open the new one. The caller sets the deliverable's current state."""
-    connection = session.connection()
-    if previous is not None:
-        connection.execute(CLOSE_ENTRY, closing(previous, entry))
-    connection.execute(ADD_ENTRY, entry_row(entry))
+def new_entry(*, deliverable_id: int, mandate_id: int, measure_id: int, weight: float,
+              from_status: str | None, to_status: str, percent_complete: float | None,
+              changed_by: str, effective_at: datetime, recorded_at: datetime,
+              note: str | None = None, evidence_url: str | None = None,
+              action_line_id: int | None = None) -> dict[str, Any]:
+    """The row of a new history entry, the one way every writer builds it: in effect from
+    ``effective_at`` until a later entry closes it. The action line left None is filled
+    by the database from the measure (migration 0007's trigger)."""
+    return {"deliverable_id": deliverable_id, "mandate_id": mandate_id,
+            "measure_id": measure_id, "weight": weight, "action_line_id": action_line_id,
+            "from_status": from_status, "to_status": to_status,
+            "percent_complete": percent_complete, "note": note, "evidence_url": evidence_url,
+            "changed_by": changed_by, "effective_at": effective_at, "recorded_at": recorded_at,
+            "valid_to": None, "fork": OPEN_FORK}
 
 
 def record_changes(session: Session, *, entries: Sequence[dict[str, Any]],
                    scope: Select[Any] | Sequence[int]) -> None:
-    """Append history entries, then bring intervals and current states up to date for
-    the deliverables in ``scope`` (a list of ids, or a select of ids).
+    """Append history entries (rows of :func:`new_entry`), then bring intervals and current
+    states up to date for the deliverables in ``scope`` (a list of ids, or a select of ids).
 
     A deliverable's first entry is in effect from then on and needs no upkeep: ``scope``
     need only name the deliverables that had history before."""
     if entries:
-        session.execute(insert(StatusChange.__table__), _rows(entries))
+        session.execute(insert(StatusChange.__table__), list(entries))
     if not isinstance(scope, Select) and not scope:
         return
     ids: Any = scope if isinstance(scope, Select) else list(scope)
