@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.models import Mandate, Status
+from app.schemas.api import IndicatorOut
 from app.schemas.splits import share
 from app.services.indicators.attainment import DEFAULT_THRESHOLDS, Thresholds
 from app.services.indicators.service import indicator_views
@@ -148,24 +149,24 @@ def indicator_rows(session: Session, *, mandate: Mandate, thresholds: Thresholds
                    ) -> list[IndicatorRow]:
     rows = []
     for view in indicator_views(session, mandate=mandate, thresholds=thresholds):
-        headline = view["headline"]
+        headline = view.headline
         rows.append(IndicatorRow(
-            code=view["code"], title=view["title"], action_line=view["action_line"],
-            measure=view["measure"], unit=view["unit"], currency=view["currency"],
-            period=headline["period"], value=headline["actual"], target=headline["target"],
-            attainment=headline["attainment"], attainment_status=headline["status"],
-            women_share=headline["women_share"]))
+            code=view.code, title=view.title, action_line=view.action_line,
+            measure=view.measure, unit=view.unit, currency=view.currency,
+            period=headline.period, value=headline.actual, target=headline.target,
+            attainment=headline.attainment, attainment_status=headline.status,
+            women_share=headline.women_share))
     return rows
 
 
-def split_shares(view: dict[str, Any]) -> dict[str, float] | None:
+def split_shares(view: IndicatorOut) -> dict[str, float] | None:
     """Each gender category's share of the indicator's headline value, when it is split."""
-    values = view["values"]
-    period = view["headline"]["period"]
-    chosen = next((v for v in values if v["period"] == period), values[-1] if values else None)
-    if chosen is None or not chosen["parts"]:
+    values = view.values
+    period = view.headline.period
+    chosen = next((v for v in values if v.period == period), values[-1] if values else None)
+    if chosen is None or not chosen.parts:
         return None
-    shares = {category: share(chosen["parts"], category) for category in chosen["parts"]}
+    shares = {category: share(chosen.parts, category) for category in chosen.parts}
     return {category: value for category, value in shares.items() if value is not None}
 
 

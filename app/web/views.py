@@ -152,8 +152,8 @@ def indicator_groups(session: Session, *, mandate: Mandate, thresholds: Threshol
     groups = {code: IndicatorGroup(code, title) for code, title in line_titles.items()}
     unlinked = IndicatorGroup("", "Whole mandate")
     for view in indicator_views(session, mandate=mandate, thresholds=thresholds):
-        card = {**view, "shares": split_shares(view)}
-        groups.get(view["action_line"] or "", unlinked).indicators.append(card)
+        card = {**view.model_dump(), "shares": split_shares(view)}
+        groups.get(view.action_line or "", unlinked).indicators.append(card)
     return [group for group in [*groups.values(), unlinked] if group.indicators]
 
 

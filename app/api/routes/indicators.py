@@ -1,6 +1,5 @@
 """Indicators: where each stands against its target; definitions (admin); values (editor)."""
 
-from typing import Any
 
 from fastapi import Request, Response
 from fastapi.encoders import jsonable_encoder
@@ -39,8 +38,7 @@ def _one(session: Session, mandate: Mandate, code: str, settings: Settings) -> J
     indicator = get_by_code(session, Indicator, mandate=mandate, code=code)
     view = service.indicator_views(session, mandate=mandate, code=code,
                                    thresholds=settings.thresholds)[0]
-    return JSONResponse(jsonable_encoder(IndicatorOut.model_validate(view)),
-                        headers={"ETag": service.etag(indicator)})
+    return JSONResponse(jsonable_encoder(view), headers={"ETag": service.etag(indicator)})
 
 
 @router.get("", response_model=Page[IndicatorOut],
@@ -53,8 +51,7 @@ def list_indicators(mandate: MandateDep, session: SessionDep, settings: Settings
     def produce() -> Response:
         views = service.indicator_views(session, mandate=mandate,
                                         thresholds=settings.thresholds)
-        page = Page[IndicatorOut].model_validate(whole(views).as_dict())
-        return JSONResponse(jsonable_encoder(page))
+        return JSONResponse(jsonable_encoder(whole(views).as_dict()))
 
     return conditional_get(if_none_match,
                            view_tag(request, mandate.id, mandate.data_version), produce)
@@ -69,7 +66,7 @@ def get_indicator(mandate: MandateDep, code: str, session: SessionDep,
 
 @router.get("/{code}/history", response_model=list[IndicatorValueOut])
 def indicator_history(mandate: MandateDep, code: str, session: SessionDep,
-                      _reader: Reader) -> list[dict[str, Any]]:
+                      _reader: Reader) -> list[IndicatorValueOut]:
     """Every value recorded, newest first; superseded ones are marked."""
     indicator = get_by_code(session, Indicator, mandate=mandate, code=code)
     return service.value_history(session, indicator=indicator)

@@ -4,7 +4,6 @@ A value is never overwritten: a newer value for the same period supersedes the o
 which stays in the indicator's history.
 """
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +23,7 @@ from app.models import (
     Measure,
 )
 from app.models.types import utcnow
+from app.schemas.api import Headline, IndicatorOut, IndicatorValueOut, PeriodValuePublic
 from app.schemas.plan_file import IndicatorSpec, indicator_period_problems
 from app.schemas.splits import share, split_problems
 from app.services.indicators import attainment
@@ -75,17 +75,6 @@ def latest_values(session: Session, indicator_ids: list[int]) -> list[IndicatorV
     ).scalars())
 
 
-@dataclass(frozen=True)
-class Headline:
-    period: str | None
-    actual: float | None
-    target: float | None
-    attainment: float | None
-    status: attainment.AttainmentStatus
-    women_share: float | None
-    parity_gap: float | None
-
-
 def headline(indicator: Indicator, targets: dict[str, float], values: list[IndicatorValue],
              thresholds: attainment.Thresholds) -> Headline:
     """Where the indicator stands: the latest period that has both a value and a target,
@@ -113,11 +102,12 @@ def headline(indicator: Indicator, targets: dict[str, float], values: list[Indic
         Direction(indicator.direction), actual=actual, target=target,
         baseline=indicator.baseline_value, tolerance=indicator.tolerance, thresholds=thresholds)
     women = share(declared_parts(latest, indicator.split)) if latest is not None else None
-    return Headline(period, actual, target, ratio, status, women, attainment.parity_gap(women))
+    return Headline(period=period, actual=actual, target=target, attainment=ratio,
+                    status=status, women_share=women, parity_gap=attainment.parity_gap(women))
 
 
 def indicator_views(session: Session, *, mandate: Mandate, thresholds: attainment.Thresholds,
-                    code: str | None = None) -> list[dict[str, Any]]:
+                    code: str | None = None) -> list[IndicatorOut]:
     """Every indicator (or one) with its targets, values in force and headline."""
     query = select(Indicator).where(Indicator.mandate_id == mandate.id)
     if code is not None:
@@ -143,20 +133,21 @@ def indicator_views(session: Session, *, mandate: Mandate, thresholds: attainmen
         own_values = values.get(indicator.id or 0, [])
         measure = measures.get(indicator.measure_id or 0)
         line_id = indicator.action_line_id or (measure[1] if measure else None)
-        views.append({
-            "code": indicator.code, "title": indicator.title, "unit": indicator.unit,
-            "currency": indicator.currency, "direction": indicator.direction,
-            "tolerance": indicator.tolerance, "aggregation": indicator.aggregation,
-            "split": indicator.split,
-            "action_line": lines.get(line_id) if line_id else None,
-            "measure": measure[0] if measure else None,
-            "baseline": ({"period": indicator.baseline_period, "value": indicator.baseline_value}
-                         if indicator.baseline_period is not None else None),
-            "targets": [{"period": p, "value": v} for p, v in own_targets.items()],
-            "values": [_value_view(value, indicator.split) for value in own_values],
-            "headline": headline(indicator, own_targets, own_values, thresholds).__dict__,
-            "version": indicator.version,
-        })
+        views.append(IndicatorOut(
+            code=indicator.code, title=indicator.title, unit=indicator.unit,
+            currency=indicator.currency, direction=indicator.direction,
+            tolerance=indicator.tolerance, aggregation=indicator.aggregation,
+            split=indicator.split,
+            action_line=lines.get(line_id) if line_id else None,
+            measure=measure[0] if measure else None,
+            baseline=(PeriodValuePublic(period=indicator.baseline_period,
+                                        value=indicator.baseline_value)
+                      if indicator.baseline_period is not None else None),
+            targets=[PeriodValuePublic(period=p, value=v) for p, v in own_targets.items()],
+            values=[_value_view(value, indicator.split) for value in own_values],
+            headline=headline(indicator, own_targets, own_values, thresholds),
+            version=indicator.version,
+        ))
     return views
 
 
@@ -166,14 +157,16 @@ def declared_parts(value: IndicatorValue, split: str | None) -> dict[str, float]
     return value.parts if split else None
 
 
-def _value_view(value: IndicatorValue, split: str | None) -> dict[str, Any]:
+def _value_view(value: IndicatorValue, split: str | None, superseded: bool | None = None
+                ) -> IndicatorValueOut:
     parts = declared_parts(value, split)
-    return {"period": value.period, "value": value.value, "parts": parts,
-            "women_share": share(parts), "note": value.note, "source": value.source,
-            "recorded_by": value.recorded_by, "recorded_at": value.recorded_at}
+    return IndicatorValueOut(period=value.period, value=value.value, parts=parts,
+                             women_share=share(parts), note=value.note, source=value.source,
+                             recorded_by=value.recorded_by, recorded_at=value.recorded_at,
+                             superseded=superseded)
 
 
-def value_history(session: Session, *, indicator: Indicator) -> list[dict[str, Any]]:
+def value_history(session: Session, *, indicator: Indicator) -> list[IndicatorValueOut]:
     """Every value ever recorded, newest first, superseded ones marked."""
     rows = list(session.execute(
         select(IndicatorValue).where(IndicatorValue.indicator_id == indicator.id)
@@ -181,7 +174,7 @@ def value_history(session: Session, *, indicator: Indicator) -> list[dict[str, A
     seen: set[str] = set()
     history = []
     for row in rows:
-        history.append({**_value_view(row, indicator.split), "superseded": row.period in seen})
+        history.append(_value_view(row, indicator.split, superseded=row.period in seen))
         seen.add(row.period)
     return history
 

@@ -24,6 +24,7 @@ from app.models import (
     StatusChange,
 )
 from app.models.types import utcnow
+from app.schemas.api import IndicatorSummary
 from app.services.indicators.attainment import DEFAULT_THRESHOLDS, Thresholds
 from app.services.indicators.service import indicator_views
 from app.services.plan.deliverables import DeliverableFilter, apply_filter
@@ -317,12 +318,14 @@ def _header(mandate: Mandate, query: ProgressQuery) -> dict[str, Any]:
 
 
 def _indicator_summaries(session: Session, mandate: Mandate, query: ProgressQuery
-                         ) -> list[dict[str, Any]]:
+                         ) -> list[IndicatorSummary]:
     """Each indicator in a line: where it stands (current values; not time-travelled)."""
     return [
-        {"code": view["code"], "title": view["title"], "action_line": view["action_line"],
-         "measure": view["measure"], **{key: view["headline"][key] for key in (
-             "period", "actual", "target", "attainment", "status", "women_share")}}
+        IndicatorSummary(code=view.code, title=view.title, action_line=view.action_line,
+                         measure=view.measure, period=view.headline.period,
+                         actual=view.headline.actual, target=view.headline.target,
+                         attainment=view.headline.attainment, status=view.headline.status,
+                         women_share=view.headline.women_share)
         for view in indicator_views(session, mandate=mandate, thresholds=query.thresholds)
     ]
 
@@ -338,7 +341,7 @@ def mandate_progress(session: Session, *, mandate: Mandate, query: ProgressQuery
     for line in lines:
         node, total = _line_node(line, measures_of.get(line.id, []), per_measure, policy,
                                  query, items)
-        node["indicators"] = [i for i in indicators if i["action_line"] == line.code]
+        node["indicators"] = [i for i in indicators if i.action_line == line.code]
         line_nodes.append(node)
         line_totals.append(total)
     totals = sum_totals(line_totals)
@@ -368,7 +371,7 @@ def action_line_progress(session: Session, *, mandate: Mandate, code: str,
     node, _total = _line_node(line, measures_of.get(line.id, []), per_measure,
                               policy_of(mandate), query, items)
     node["indicators"] = [i for i in _indicator_summaries(session, mandate, query)
-                          if i["action_line"] == code]
+                          if i.action_line == code]
     return {**_header(mandate, query), "policy": policy_of(mandate).as_dict(),
             "action_line": node}
 
