@@ -41,8 +41,8 @@ def served_app() -> FastAPI:
 def _bind_sockets_as_tcp() -> None:
     """With several workers uvicorn binds the listening socket itself, leaving its protocol
     number at 0; asyncio then does not set TCP_NODELAY on the connections it accepts, and
-    on Linux each answer on a kept-alive connection waits for the client's delayed ACK:
-    about 40 ms per request (uvicorn issue #3149). Name the protocol, so that the socket
+    on Linux each answer on a kept-alive connection waits for the client's delayed ACK
+    (uvicorn issue #3149; docs/performance.md). Name the protocol, so that the socket
     the workers inherit is recognised as TCP. (One worker binds through asyncio, which
     names it already.)"""
     bind = uvicorn.config.Config.bind_socket
@@ -62,8 +62,8 @@ def _bind_sockets_as_tcp() -> None:
 
 def _give_each_worker_its_own_socket() -> None:
     """uvicorn's workers share one listening socket, and whichever wakes first accepts all
-    the connections waiting: 32 clients connecting at once were split 27 to 5 between two
-    workers, one saturated, the other idle (uvicorn PR #2472 proposes the same remedy). Each
+    the connections waiting, so one worker may take them all while another idles (uvicorn
+    PR #2472 proposes the same remedy; docs/performance.md). Each
     worker instead listens on a socket of its own, all bound with SO_REUSEPORT, and the
     kernel spreads new connections among them by address. The supervisor keeps its socket
     bound but never listens on it, so that it holds the port for workers it restarts."""

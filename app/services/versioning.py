@@ -43,9 +43,8 @@ def bump_data_version(session: Session, *, mandate_id: int) -> None:
 
     Asked for when the session commits, and carried out by the database: every writer to
     the mandate queues on that row's lock, so PostgreSQL takes it in a deferred trigger,
-    at COMMIT, and holds it for the commit alone (a lock held across the application's
-    round trips made all writers to a mandate wait for one another's Python). The bump is
-    part of the transaction: the new data and the new version become visible together."""
+    at COMMIT, and holds it for the commit alone (docs/performance.md). The bump is part of
+    the transaction: the new data and the new version become visible together."""
     session.info.setdefault(PENDING_BUMPS, set()).add(mandate_id)
 
 
@@ -119,8 +118,8 @@ VERSIONS = text(
 ).bindparams(bindparam("codes", expanding=True)).columns(
     id=Integer, code=String, data_version=Integer, created_at=UTCDateTime, start_date=Date,
     end_date=Date)
-"""Written once: building and compiling a statement per request would cost more than
-running it."""
+"""Written once, as text: compiling a statement per request would cost more than running
+it."""
 
 
 def current_versions(connection: Connection, codes: Sequence[str]) -> list[MandateVersion]:
