@@ -1,12 +1,20 @@
 """Settings from the environment (prefix ``PLANPULSE_``), read once per process."""
 
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.services.indicators.attainment import Thresholds
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Where an indicator's attainment ratio turns at_risk, then off_track
+    (app/services/indicators/attainment.py)."""
+
+    on_track: float = 0.9
+    at_risk: float = 0.6
 
 
 class Settings(BaseSettings):

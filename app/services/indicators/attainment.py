@@ -12,10 +12,10 @@ Pure functions: the rules, stated once, tested without a database.
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 
 from app.models.enums import Aggregation, Direction
+from app.settings import Thresholds
 
 RATIO_DECIMALS = 4
 PARITY = 0.5
@@ -27,12 +27,6 @@ class AttainmentStatus(StrEnum):
     off_track = "off_track"
     no_target = "no_target"
     no_value = "no_value"
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    on_track: float = 0.9
-    at_risk: float = 0.6
 
 
 DEFAULT_THRESHOLDS = Thresholds()

@@ -1,19 +1,19 @@
 """The feed of every change in a mandate: status changes and field edits, newest first."""
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import JSON, literal, null, select, type_coerce, union_all
 from sqlalchemy.orm import Session
 
 from app.models import Deliverable, DeliverableEdit, Mandate, StatusChange
+from app.schemas.api import ActivityEntry
 from app.services.paging import Page, PageRequest, fetch_page
 
 
 def activity(
     session: Session, *, mandate: Mandate, since: datetime | None, by: str | None,
     page: PageRequest,
-) -> Page[dict[str, Any]]:
+) -> Page[ActivityEntry]:
     """Status changes and field edits, newest first, one page."""
     statuses = (
         select(
@@ -52,6 +52,5 @@ def activity(
     feed = union_all(statuses, edits).subquery()
     found = fetch_page(session, select(feed).order_by(
         feed.c.recorded_at.desc(), feed.c.kind, feed.c.entry_id.desc()), page)
-    entries = [{key: value for key, value in row._mapping.items() if key != "entry_id"}
-               for row in found.data]
+    entries = [ActivityEntry.model_validate(row._mapping) for row in found.data]
     return Page(entries, found.count, found.limit, found.offset)
