@@ -79,6 +79,15 @@ class MandateSpec(_Strict):
         return end_date
 
 
+def percent_only_in_progress(percent: float | None, info: ValidationInfo) -> float | None:
+    """A field validator: ``percent_complete`` goes with status in_progress only (the plan
+    file and the request bodies alike; a field validator, so the error names the field)."""
+    status = info.data.get("status")
+    if percent is not None and status is not None and status != Status.in_progress:
+        raise ValueError(f"percent_complete is only for status in_progress, not {status}")
+    return percent
+
+
 class DeliverableSpec(_Strict):
     code: Code
     title: Title
@@ -90,14 +99,7 @@ class DeliverableSpec(_Strict):
     due_date: date | None = None
     tags: list[Tag] = []
 
-    @field_validator("percent_complete")
-    @classmethod
-    def _percent_only_in_progress(cls, percent: float | None, info: ValidationInfo
-                                  ) -> float | None:
-        status = info.data.get("status")
-        if percent is not None and status is not None and status != Status.in_progress:
-            raise ValueError(f"percent_complete is only for status in_progress, not {status}")
-        return percent
+    _percent = field_validator("percent_complete")(percent_only_in_progress)
 
 
 class MeasureSpec(_Strict):

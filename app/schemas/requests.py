@@ -16,7 +16,7 @@ from pydantic import (
 )
 
 from app.models.enums import Role, Status
-from app.schemas.plan_file import MAX_WEIGHT, PERIOD_PATTERN, Tag
+from app.schemas.plan_file import MAX_WEIGHT, PERIOD_PATTERN, Tag, percent_only_in_progress
 from app.schemas.text import refuse_nul
 
 NOTE_MAX = 2000
@@ -71,16 +71,7 @@ class StatusChangeIn(_Body):
         default=None, description="When it happened (a date or a time; not in the future). "
         "Defaults to now.")
 
-    # Cross-field rules are field validators so that the error names the field.
-    @field_validator("percent_complete")
-    @classmethod
-    def _percent_only_in_progress(cls, percent: float | None, info: ValidationInfo
-                                  ) -> float | None:
-        status = info.data.get("status")
-        if percent is not None and status is not None and status != Status.in_progress:
-            raise ValueError(
-                f"percent_complete is only for status in_progress, not {status.value}")
-        return percent
+    _percent = field_validator("percent_complete")(percent_only_in_progress)
 
 
 class DeliverablePatch(_Body):

@@ -10,12 +10,14 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
 from app.api.deps import Reader, SessionDep, SettingsDep, api_router
 from app.errors import InvalidInput, PlanpulseError
 from app.models.types import utcnow
 from app.schemas.text import CleanText
 from app.services.lookup import get_mandate
+from app.settings import Settings
 from app.web import views
 from app.web.templating import templates
 
@@ -66,17 +68,7 @@ def _page(request: Request, build: Callable[[], tuple[str, dict[str, Any]]]) -> 
 def home(request: Request, session: SessionDep, settings: SettingsDep, _reader: Reader,
          params: Annotated[PageParams, Depends()]) -> Response:
     """The dashboard of the newest mandate (the bundled plan, out of the box)."""
-
-    def build() -> tuple[str, dict[str, Any]]:
-        filters = views.PageFilters.parse(**params.fields)
-        mandate, mandates = views.default_mandate(session)
-        if mandate is None:
-            return "empty.html", {"mandates": mandates}
-        return "dashboard.html", views.dashboard(
-            session, mandate=mandate, filters=filters, thresholds=settings.thresholds,
-            now=utcnow())
-
-    return _page(request, build)
+    return _dashboard(request, session, settings, params, None)
 
 
 @router.get("/mandates/{mandate}", **PAGE)
@@ -84,12 +76,23 @@ def mandate_dashboard(mandate: str, request: Request, session: SessionDep,
                       settings: SettingsDep, _reader: Reader,
                       params: Annotated[PageParams, Depends()]) -> Response:
     """A mandate's dashboard: progress, burn-up chart, action lines, indicators, activity."""
+    return _dashboard(request, session, settings, params, mandate)
+
+
+def _dashboard(request: Request, session: Session, settings: Settings, params: PageParams,
+               code: str | None) -> Response:
+    """The dashboard of the mandate ``code``, or of the newest one."""
 
     def build() -> tuple[str, dict[str, Any]]:
         filters = views.PageFilters.parse(**params.fields)
-        found = get_mandate(session, code=mandate)
+        if code is None:
+            mandate, mandates = views.default_mandate(session)
+            if mandate is None:
+                return "empty.html", {"mandates": mandates}
+        else:
+            mandate = get_mandate(session, code=code)
         return "dashboard.html", views.dashboard(
-            session, mandate=found, filters=filters, thresholds=settings.thresholds,
+            session, mandate=mandate, filters=filters, thresholds=settings.thresholds,
             now=utcnow())
 
     return _page(request, build)
