@@ -14,14 +14,20 @@ NOUNS: dict[type[Any], str] = {Mandate: "mandate", ActionLine: "action line",
                                Indicator: "indicator"}
 
 
-def get_by_code(session: Session, model: type[Coded], *, code: str,
-                mandate: Mandate | None = None) -> Coded:
-    """The ``model`` row with this code (within ``mandate`` for what a mandate holds);
-    404 naming what is missing."""
+def find_by_code(session: Session, model: type[Coded], *, code: str,
+                 mandate: Mandate | None = None) -> Coded | None:
+    """The ``model`` row with this code (within ``mandate`` for what a mandate holds), or
+    None."""
     query = select(model).where(model.code == code)
     if mandate is not None:
         query = query.where(model.mandate_id == mandate.id)  # type: ignore[union-attr]
-    found = session.execute(query).scalar_one_or_none()
+    return session.execute(query).scalar_one_or_none()
+
+
+def get_by_code(session: Session, model: type[Coded], *, code: str,
+                mandate: Mandate | None = None) -> Coded:
+    """:func:`find_by_code`, or a 404 naming what is missing."""
+    found = find_by_code(session, model, code=code, mandate=mandate)
     if found is None:
         raise not_found(model, code, mandate=mandate.code if mandate is not None else None)
     return found

@@ -27,7 +27,7 @@ from app.schemas.api import Headline, IndicatorOut, IndicatorValueOut, PeriodVal
 from app.schemas.plan_file import IndicatorSpec, indicator_period_problems
 from app.schemas.splits import share, split_problems
 from app.services.indicators import attainment
-from app.services.lookup import not_found
+from app.services.lookup import find_by_code, not_found
 from app.services.versioning import bump_data_version
 
 MANDATE_PERIOD = "mandate"
@@ -237,8 +237,7 @@ def save_indicator(session: Session, *, mandate: Mandate, spec: IndicatorSpec, a
     if problems:
         raise InvalidInput(problems)
     columns = indicator_columns(spec, line_ids=lines, measure_ids=measures)
-    existing = session.execute(select(Indicator).where(
-        Indicator.mandate_id == mandate.id, Indicator.code == spec.code)).scalar_one_or_none()
+    existing = find_by_code(session, Indicator, code=spec.code, mandate=mandate)
     if existing is None:
         if replacing:
             raise not_found(Indicator, spec.code, mandate=mandate.code)
