@@ -4,6 +4,10 @@ PostgreSQL tests create their own database on the server named by
 ``PLANPULSE_TEST_POSTGRES_URL`` (default: the local server, user postgres) and drop it at
 the end. Where no server answers they are skipped with the reason, unless
 ``PLANPULSE_TEST_REQUIRE_POSTGRES=1`` (as in .ci/run), which turns the skip into a failure.
+
+The setups many test files share are fixtures here: ``metropolis`` (the bundled plan),
+``other_org`` (tests/data/other-org-plan.yaml), ``token_secrets`` and ``tokens`` (one token per
+role, as a secret and as headers).
 """
 
 import os
@@ -26,8 +30,12 @@ from typer.testing import CliRunner
 from app import db, migrate, settings
 from app.db import build_engine
 from app.main import create_app
-from app.models import metadata
+from app.models import Role, metadata
+from app.schemas.plan_file import parse_plan_text
+from app.services.plan.bundled import bundled_plan
+from app.services.plan.importer import import_plan
 from app.settings import Settings
+from tests.helpers import OTHER_ORG_PLAN, auth, new_token
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "PLANPULSE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -189,3 +197,44 @@ def cli_runner(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliR
     db.get_engine().dispose()
     db.get_engine.cache_clear()
     settings.get_settings.cache_clear()
+
+
+# --- setups shared by many test files --------------------------------------------------------
+
+
+@pytest.fixture
+def metropolis(session: Session) -> None:
+    """The bundled Metropolis plan (mandate 2018-2020), imported and committed."""
+    import_plan(session, plan=bundled_plan())
+    session.commit()
+
+
+@pytest.fixture
+def other_org(session: Session) -> None:
+    """tests/data/other-org-plan.yaml (mandate OGP-2022-2025), imported and committed."""
+    import_plan(session, plan=parse_plan_text(OTHER_ORG_PLAN.read_text(encoding="utf-8")))
+    session.commit()
+
+
+@pytest.fixture
+def token_secrets(engine: Engine) -> dict[str, str]:
+    """A token per role (viewer, editor, admin), named ``<role>-ana``: role → its secret."""
+    return {role.value: new_token(engine, role, f"{role.value}-ana") for role in Role}
+
+
+@pytest.fixture
+def tokens(token_secrets: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The same tokens as request headers: role → {"Authorization": "Bearer ..."}."""
+    return {role: auth(secret) for role, secret in token_secrets.items()}
+
+
+@pytest.fixture
+def editor(tokens: dict[str, dict[str, str]]) -> dict[str, str]:
+    """An editor's headers (the token ``editor-ana``)."""
+    return tokens["editor"]
+
+
+@pytest.fixture
+def admin(tokens: dict[str, dict[str, str]]) -> dict[str, str]:
+    """An admin's headers (the token ``admin-ana``)."""
+    return tokens["admin"]

@@ -1,10 +1,12 @@
 """Small plan builders and shortcuts shared by the tests."""
 
 import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session
 
 from app.models import Role
@@ -88,3 +90,20 @@ def set_status(session: Session, code: str, change: StatusUpdate, *, actor: str 
         if_match = etag(find_row(session, mandate=mandate, code=code).deliverable)
     return change_status(InTransaction(session), mandate=mandate, code=code, change=change,
                          if_match=if_match, actor=actor, now=now)
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """The SQL sent through ``engine`` meanwhile, in order (its connections' cursors: what
+    the driver runs on its own, such as the version watcher's probe and LISTEN, or a pool
+    ping, is not SQL of ours and is not seen)."""
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

@@ -14,8 +14,6 @@ from sqlalchemy.orm import Session
 from app.main import ROUTERS
 from app.models import ApiToken, Role
 from app.models.types import utcnow
-from app.services.plan.bundled import bundled_plan
-from app.services.plan.importer import import_plan
 from tests.conftest import make_client
 from tests.helpers import auth, new_token
 
@@ -59,11 +57,8 @@ def _expected(role: Role | None, credential: str, public_read: bool) -> set[int]
 
 
 @pytest.fixture
-def credentials(engine: Engine) -> dict[str, dict[str, str]]:
-    with Session(engine) as session:
-        import_plan(session, plan=bundled_plan())
-        session.commit()
-    secrets = {role.value: new_token(engine, role) for role in Role}
+def credentials(engine: Engine, metropolis: None,
+                tokens: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
     expired = new_token(engine, Role.admin, "expired-admin")
     revoked = new_token(engine, Role.admin, "revoked-admin")
     with Session(engine) as session:
@@ -78,7 +73,7 @@ def credentials(engine: Engine) -> dict[str, dict[str, str]]:
         "unknown": auth("pp_not-a-token-anybody-has"),
         "expired": auth(expired),
         "revoked": auth(revoked),
-        **{role: auth(secret) for role, secret in secrets.items()},
+        **tokens,
     }
 
 

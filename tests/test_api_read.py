@@ -7,17 +7,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from app.services.plan.bundled import bundled_plan
-from app.services.plan.importer import import_plan
 from tests.helpers import load, small_plan
 
 M = "/api/v1/mandates/2018-2020"
-
-
-@pytest.fixture
-def metropolis(session: Session) -> None:
-    import_plan(session, plan=bundled_plan())
-    session.commit()
 
 
 def _totals(deliverables: int, completed: int, in_progress: int, not_started: int,

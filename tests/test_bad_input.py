@@ -22,8 +22,7 @@ from app.models import Role
 from app.models.types import utcnow
 from app.services.access import tokens
 from app.services.plan.bundled import bundled_plan
-from app.services.plan.importer import import_plan
-from tests.helpers import auth, new_token, snapshot
+from tests.helpers import auth, snapshot
 
 API = "/api/v1"
 M = f"{API}/mandates/2018-2020"
@@ -437,15 +436,15 @@ CASES: list[Case] = [
                error_path="scopes"),
     token_case("json-list", [{"name": "bot-1", "role": "viewer"}], error_path="body"),
     token_case("malformed-json", Raw(b'{"name": "bot-1", "role": }'), error_path="body"),
-    token_case("duplicate-name", {"name": "editor-test", "role": "viewer"}, 409),
+    token_case("duplicate-name", {"name": "editor-ana", "role": "viewer"}, 409),
     token_case("editor-token", {"name": "bot-1", "role": "viewer"}, 403, token="editor"),
     token_case("viewer-token", {"name": "bot-1", "role": "viewer"}, 403, token="viewer"),
     token_case("no-token", {"name": "bot-1", "role": "viewer"}, 401, token=None),
     Case("revoke-unknown-name", "DELETE", f"{TOKENS}/nobody", 404, token="admin"),
-    Case("revoke-editor-token", "DELETE", f"{TOKENS}/viewer-test", 403, token="editor"),
-    Case("revoke-viewer-token", "DELETE", f"{TOKENS}/viewer-test", 403, token="viewer"),
-    Case("revoke-no-token", "DELETE", f"{TOKENS}/viewer-test", 401, token=None),
-    Case("revoke-bad-header", "DELETE", f"{TOKENS}/viewer-test", 401, token=None,
+    Case("revoke-editor-token", "DELETE", f"{TOKENS}/viewer-ana", 403, token="editor"),
+    Case("revoke-viewer-token", "DELETE", f"{TOKENS}/viewer-ana", 403, token="viewer"),
+    Case("revoke-no-token", "DELETE", f"{TOKENS}/viewer-ana", 401, token=None),
+    Case("revoke-bad-header", "DELETE", f"{TOKENS}/viewer-ana", 401, token=None,
          headers={"Authorization": "Bearer"}),
     Case("revoke-nul-name", "DELETE", f"{TOKENS}/bot%00", 404, token="admin"),
     # --- reads with bad query parameters, unknown items, missing roles
@@ -563,13 +562,11 @@ def problems_with(response: Any, case: Case) -> list[str]:
 
 
 @pytest.fixture
-def world(engine: Engine, client: TestClient) -> World:
+def world(engine: Engine, client: TestClient, metropolis: None,
+          token_secrets: dict[str, str]) -> World:
     """The bundled plan; viewer, editor, admin, revoked and expired tokens; one accepted
     change made with an Idempotency-Key; the ETags as they stand after it."""
-    with Session(engine) as session:
-        import_plan(session, plan=bundled_plan())
-        session.commit()
-    secrets = {role.value: new_token(engine, role) for role in Role}
+    secrets = dict(token_secrets)
     with Session(engine) as session:
         revoked, secrets["revoked"] = tokens.create_token(session, name="revoked-test",
                                                           role=Role.admin)
@@ -601,7 +598,7 @@ def test_cases_are_many_distinct_and_cover_every_write() -> None:
     assert len(CASES) >= 100
     routes = {(case.method, case.path) for case in CASES}
     for route in [("POST", STATUS), ("PATCH", PATCH), ("POST", BATCH), ("PUT", PLAN),
-                  ("POST", TOKENS), ("DELETE", f"{TOKENS}/viewer-test")]:
+                  ("POST", TOKENS), ("DELETE", f"{TOKENS}/viewer-ana")]:
         assert route in routes
     assert all(400 <= case.expected < 500 for case in CASES)
 

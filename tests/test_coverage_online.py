@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from click.testing import Result
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -23,7 +23,7 @@ from app.services.plan.bundled import bundled_plan
 from app.services.plan.importer import import_plan
 from app.services.status.decision import StatusUpdate
 from tests.conftest import make_client, serving
-from tests.helpers import DATA, auth, new_token, set_status
+from tests.helpers import DATA, auth, new_token, set_status, statements
 
 GAPS = DATA / "coverage-gaps.yaml"
 CLEAN = DATA / "coverage-clean.yaml"
@@ -147,18 +147,9 @@ def test_staleness_and_evidence_come_from_the_status_history(engine: Engine) -> 
 
 def _statements(engine: Engine, code: str) -> int:
     """How many SQL statements GET .../coverage runs."""
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(args[2])
-
-    with make_client(engine) as client:
-        event.listen(engine, "before_cursor_execute", count)
-        try:
-            assert client.get(f"/api/v1/mandates/{code}/coverage").status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
-    return len(statements)
+    with make_client(engine) as client, statements(engine) as sent:
+        assert client.get(f"/api/v1/mandates/{code}/coverage").status_code == 200
+    return len(sent)
 
 
 def test_the_request_costs_a_fixed_number_of_queries(engine: Engine) -> None:

@@ -13,30 +13,19 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput
-from app.models import Direction, Role
+from app.models import Direction
 from app.schemas.plan_file import parse_plan_text, validate_plan
 from app.services.indicators import attainment
 from app.services.plan.bundled import bundled_plan
 from app.services.plan.exporter import export_plan, to_json_ready
 from app.services.plan.importer import import_plan
 from tests.conftest import make_client
-from tests.helpers import auth, load, new_token, small_plan, snapshot
+from tests.helpers import load, small_plan, snapshot
 
 M = "/api/v1/mandates/2018-2020"
 T = "/api/v1/mandates/T-2024"
 REPORT = Path("/work/shared/seeds/metropolis-annual-report-2020.txt")
 Tokens = dict[str, dict[str, str]]
-
-
-@pytest.fixture
-def metropolis(session: Session) -> None:
-    import_plan(session, plan=bundled_plan())
-    session.commit()
-
-
-@pytest.fixture
-def tokens(engine: Engine) -> Tokens:
-    return {role.value: auth(new_token(engine, role, f"{role.value}-ana")) for role in Role}
 
 
 def _etag(client: TestClient, base: str, code: str) -> str:

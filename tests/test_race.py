@@ -9,22 +9,18 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from app.models import Deliverable, Role, StatusChange
-from app.services.plan.bundled import bundled_plan
-from app.services.plan.importer import import_plan
-from tests.helpers import auth, new_token
+from app.models import Deliverable, StatusChange
 
 WRITERS = 32
 
 
-def test_one_writer_wins_the_others_get_412(engine: Engine, live_url: str) -> None:
-    with Session(engine) as session:
-        import_plan(session, plan=bundled_plan())
-        session.commit()
-    secret = new_token(engine, Role.editor)
+@pytest.mark.usefixtures("metropolis")
+def test_one_writer_wins_the_others_get_412(engine: Engine, live_url: str,
+                                           editor: dict[str, str]) -> None:
     url = f"{live_url}/api/v1/mandates/2018-2020/deliverables/L3M3D2"
     etag = httpx.get(url).headers["etag"]
     start = threading.Barrier(WRITERS)
@@ -35,7 +31,7 @@ def test_one_writer_wins_the_others_get_412(engine: Engine, live_url: str) -> No
             response = client.post(
                 f"{url}/status",
                 json={"status": "in_progress", "percent_complete": i, "note": f"writer {i}"},
-                headers={**auth(secret), "If-Match": etag},
+                headers={**editor, "If-Match": etag},
             )
             return response.status_code
 

@@ -26,8 +26,6 @@ from app.reports.build import (
 from app.reports.formats import Part, ReportFormat, file_name
 from app.reports.render import data_table, render
 from app.services.lookup import get_mandate
-from app.services.plan.bundled import bundled_plan
-from app.services.plan.importer import import_plan
 from tests.helpers import auth, new_token
 
 M = "/api/v1/mandates/2018-2020"
@@ -39,12 +37,6 @@ REPORT_COUNTS = {"V": 50, "•": 2, "0": 7, NOT_ACHIEVED: 6}
 REPORT_SAMPLES = {"L1M1D1": "V", "L1M1D2": NOT_ACHIEVED, "L1M3D2": "•", "L2M2D1": "0",
                   "L2M5D1": "•", "L2M10D1": NOT_ACHIEVED, "L2M10D2": NOT_ACHIEVED,
                   "L2M10D3": NOT_ACHIEVED, "L3M3D2": "0", "L3M8D1": "V"}
-
-
-@pytest.fixture
-def metropolis(session: Session) -> None:
-    import_plan(session, plan=bundled_plan())
-    session.commit()
 
 
 @pytest.fixture

@@ -12,11 +12,8 @@ from sqlalchemy.orm import Session
 from app.api.deps import CommitBeforeResponse
 from app.db import DriverConnection
 from app.main import ROUTERS
-from app.models import Role
-from app.services.plan.bundled import bundled_plan
-from app.services.plan.importer import import_plan
 from app.services.status import statements
-from tests.helpers import auth, new_token, snapshot
+from tests.helpers import snapshot
 
 M = "/api/v1/mandates/2018-2020"
 
@@ -28,19 +25,15 @@ def test_every_route_commits_before_it_answers() -> None:
     assert [r.path for r in routes if not isinstance(r, CommitBeforeResponse)] == []
 
 
-def _editor_and_etag(engine: Engine, client: TestClient) -> tuple[dict[str, str], str]:
-    """The bundled plan, an editor's headers and L3M3D2's current ETag."""
-    with Session(engine) as session:
-        import_plan(session, plan=bundled_plan())
-        session.commit()
-    return (auth(new_token(engine, Role.editor)),
-            client.get(f"{M}/deliverables/L3M3D2").headers["etag"])
+def _etag(client: TestClient) -> str:
+    return client.get(f"{M}/deliverables/L3M3D2").headers["etag"]
 
 
+@pytest.mark.usefixtures("metropolis")
 def test_a_commit_that_fails_is_an_error_and_nothing_is_stored(
-    engine: Engine, client: TestClient, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, client: TestClient, editor: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    editor, etag = _editor_and_etag(engine, client)
+    etag = _etag(client)
     before = snapshot(engine)
 
     def broken_commit(self: Session, *args: Any, **kwargs: Any) -> None:
@@ -57,15 +50,17 @@ def test_a_commit_that_fails_is_an_error_and_nothing_is_stored(
     assert snapshot(engine) == before
 
 
+@pytest.mark.usefixtures("metropolis")
 def test_a_direct_write_that_fails_is_an_error_and_nothing_is_stored(
-    engine: Engine, backend: str, client: TestClient, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, backend: str, client: TestClient, editor: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """PostgreSQL's direct path commits with its one write statement: that statement
     failing (the server gone) is a 500, nothing is stored, and the connection is not
     handed out again."""
     if backend != "postgresql":
         pytest.skip("PostgreSQL only: SQLite has no direct path")
-    editor, etag = _editor_and_etag(engine, client)
+    etag = _etag(client)
     before = snapshot(engine)
     original = DriverConnection.execute
     broken: list[Any] = []

@@ -3,39 +3,22 @@ still sees every write at once: the app's own, another connection's (SQLite's da
 another process's (PostgreSQL's NOTIFY), also while the listener reconnects."""
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from app.db import build_engine
 from app.models import Role
 from app.services.access import tokens
 from tests.conftest import make_client
-from tests.helpers import auth, load, new_token, small_plan
+from tests.helpers import auth, load, new_token, small_plan, statements
 
 PATH = "/api/v1/mandates/T-2024/progress"
 PATHS = [PATH, f"{PATH}?tag=gender", "/api/v1/mandates/T-2024/action-lines/B/progress",
          "/api/v1/progress?mandates=T-2024"]
-
-
-@contextmanager
-def statements(engine: Engine) -> Iterator[list[str]]:
-    """The SQL the app sends to the database meanwhile."""
-    sent: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        sent.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def until(check: Callable[[], bool], seconds: float = 10.0) -> bool:

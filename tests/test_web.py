@@ -103,12 +103,6 @@ def page(client: TestClient, path: str, **params: Any) -> Node:
 
 # Fixtures -----------------------------------------------------------------------------------
 
-@pytest.fixture
-def metropolis(session: Session) -> None:
-    import_plan(session, plan=bundled_plan())
-    session.commit()
-
-
 def _line(doc: Node, code: str) -> Node:
     return doc.one("article", data_code=code)
 

@@ -5,11 +5,8 @@ import xml.etree.ElementTree as ET
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from app.models import Role
-from app.services.plan.bundled import bundled_plan
-from app.services.plan.importer import import_plan
 from app.web.badges import COLOURS, NO_FIGURE, badge_svg, colour
 from tests.conftest import make_client
 from tests.helpers import auth, new_token
@@ -17,12 +14,6 @@ from tests.helpers import auth, new_token
 BADGE = "/badge/2018-2020.svg"
 M = "/api/v1/mandates/2018-2020"
 SVG_NS = "{http://www.w3.org/2000/svg}"
-
-
-@pytest.fixture
-def metropolis(session: Session) -> None:
-    import_plan(session, plan=bundled_plan())
-    session.commit()
 
 
 def _texts(svg: str) -> list[str]:

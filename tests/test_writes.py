@@ -1,6 +1,5 @@
 """Staff change statuses and fields: recorded, versioned, traceable, never lost."""
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,25 +9,16 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from app import db, settings
 from app.cli import app as cli
 from app.errors import PreconditionFailed
-from app.models import ApiToken, Deliverable, Role, Status, StatusChange
+from app.models import ApiToken, Deliverable, Status, StatusChange
 from app.services.plan.bundled import bundled_plan
 from app.services.plan.deliverables import etag, find_row
 from app.services.plan.importer import import_plan
 from app.services.status.decision import StatusUpdate
-from tests.helpers import auth, new_token, set_status
+from tests.helpers import auth, set_status
 
 M = "/api/v1/mandates/2018-2020"
-
-
-@pytest.fixture
-def tokens(engine: Engine) -> dict[str, dict[str, str]]:
-    with Session(engine) as session:
-        import_plan(session, plan=bundled_plan())
-        session.commit()
-    return {role.value: auth(new_token(engine, role, f"{role.value}-ana")) for role in Role}
 
 
 def _etag(client: TestClient, code: str) -> str:
@@ -41,6 +31,7 @@ def _post(client: TestClient, code: str, body: dict[str, Any], headers: dict[str
     return client.post(f"{M}/deliverables/{code}/status", json=body, headers={**headers, **extra})
 
 
+@pytest.mark.usefixtures("metropolis")
 def test_status_change_is_recorded_with_who_why_and_evidence(
     client: TestClient, tokens: dict[str, dict[str, str]]
 ) -> None:
@@ -69,6 +60,7 @@ def test_status_change_is_recorded_with_who_why_and_evidence(
     assert after["progress"] == round((50 + 0.5 + 0.5 + 0.6) / 65, 4)
 
 
+@pytest.mark.usefixtures("metropolis")
 def test_effective_at_defaults_to_now_and_may_not_be_in_the_future(
     client: TestClient, tokens: dict[str, dict[str, str]]
 ) -> None:
@@ -84,6 +76,7 @@ def test_effective_at_defaults_to_now_and_may_not_be_in_the_future(
     assert latest["effective_at"] == latest["recorded_at"]
 
 
+@pytest.mark.usefixtures("metropolis")
 def test_setting_the_same_state_records_nothing(
     client: TestClient, tokens: dict[str, dict[str, str]]
 ) -> None:
@@ -94,6 +87,7 @@ def test_setting_the_same_state_records_nothing(
     assert client.get(f"{M}/deliverables/L1M1D1/history").json()["count"] == 1
 
 
+@pytest.mark.usefixtures("metropolis")
 def test_missing_and_stale_if_match(client: TestClient, tokens: dict[str, dict[str, str]]
                                     ) -> None:
     missing = client.post(f"{M}/deliverables/L3M3D2/status", json={"status": "completed"},
@@ -108,6 +102,7 @@ def test_missing_and_stale_if_match(client: TestClient, tokens: dict[str, dict[s
     assert client.get(f"{M}/deliverables/L3M3D2/history").json()["count"] == 2
 
 
+@pytest.mark.usefixtures("metropolis")
 def test_a_retry_with_the_same_idempotency_key_records_once(
     client: TestClient, tokens: dict[str, dict[str, str]]
 ) -> None:
@@ -127,6 +122,7 @@ def test_a_retry_with_the_same_idempotency_key_records_once(
     assert reused.status_code == 409
 
 
+@pytest.mark.usefixtures("metropolis")
 def test_patch_fields_by_role_versioned_and_recorded(
     client: TestClient, tokens: dict[str, dict[str, str]]
 ) -> None:
@@ -154,6 +150,7 @@ def test_patch_fields_by_role_versioned_and_recorded(
     assert edits[0]["changes"]["title"]["to"] == "Parity"
 
 
+@pytest.mark.usefixtures("metropolis")
 def test_batch_applies_all_or_nothing(client: TestClient, tokens: dict[str, dict[str, str]]
                                       ) -> None:
     good = [{"code": code, "if_match": _etag(client, code), "status": "completed"}
@@ -174,6 +171,7 @@ def test_batch_applies_all_or_nothing(client: TestClient, tokens: dict[str, dict
     assert client.get(f"{M}/deliverables", params={"status": "completed"}).json()["count"] == 52
 
 
+@pytest.mark.usefixtures("metropolis")
 def test_history_is_newest_first_and_paginated(
     client: TestClient, tokens: dict[str, dict[str, str]]
 ) -> None:
@@ -186,6 +184,7 @@ def test_history_is_newest_first_and_paginated(
     assert [e["to_status"] for e in rest["data"]] == ["in_progress", "not_started"]
 
 
+@pytest.mark.usefixtures("metropolis")
 def test_activity_filters_by_author_and_time(
     client: TestClient, tokens: dict[str, dict[str, str]]
 ) -> None:
@@ -199,10 +198,9 @@ def test_activity_filters_by_author_and_time(
     assert client.get(f"{M}/activity").json()["count"] == 67
 
 
+@pytest.mark.usefixtures("metropolis")
 def test_change_status_service_refuses_a_lost_update(session: Session) -> None:
     """The rule holds without HTTP: a write based on an old version is refused."""
-    import_plan(session, plan=bundled_plan())
-    session.commit()
     first = etag(find_row(session, mandate="2018-2020", code="L3M3D2").deliverable)
     set_status(session, "L3M3D2", StatusUpdate(status=Status.completed), if_match=first)
     with pytest.raises(PreconditionFailed):
@@ -212,6 +210,7 @@ def test_change_status_service_refuses_a_lost_update(session: Session) -> None:
         "completed")
 
 
+@pytest.mark.usefixtures("metropolis")
 def test_admin_actions_go_to_the_audit_log(
     client: TestClient, tokens: dict[str, dict[str, str]]
 ) -> None:
@@ -234,22 +233,11 @@ def test_admin_actions_go_to_the_audit_log(
     assert client.get("/api/v1/audit", headers=tokens["editor"]).status_code == 403
 
 
-@pytest.fixture
-def cli_env(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    monkeypatch.setenv("PLANPULSE_DATABASE_URL", engine.url.render_as_string(
-        hide_password=False))
-    settings.get_settings.cache_clear()
-    db.get_engine.cache_clear()
-    yield CliRunner()
-    settings.get_settings.cache_clear()
-    db.get_engine.cache_clear()
-
-
 def test_token_cli_prints_the_token_alone_and_stores_only_its_hash(
-    cli_env: CliRunner, engine: Engine, client: TestClient
+    cli_runner: CliRunner, engine: Engine, client: TestClient
 ) -> None:
-    result = cli_env.invoke(cli, ["token", "create", "--role", "editor", "--name", "ana",
-                                  "--expires-in", "30"])
+    result = cli_runner.invoke(cli, ["token", "create", "--role", "editor", "--name", "ana",
+                                     "--expires-in", "30"])
     assert result.exit_code == 0, result.output
     secret = result.stdout.strip()
     assert secret.startswith("pp_") and len(secret) >= 3 + 43 and "\n" not in secret
@@ -257,10 +245,10 @@ def test_token_cli_prints_the_token_alone_and_stores_only_its_hash(
         stored = session.execute(select(ApiToken)).scalar_one()
     assert secret not in (stored.token_hash, stored.name)
     assert stored.expires_at is not None
-    listing = cli_env.invoke(cli, ["token", "list"])
+    listing = cli_runner.invoke(cli, ["token", "list"])
     assert "ana\teditor\texpires" in listing.stdout and secret not in listing.stdout
-    assert cli_env.invoke(cli, ["token", "create", "--role", "editor", "--name", "ana"]
-                          ).exit_code == 1
+    assert cli_runner.invoke(cli, ["token", "create", "--role", "editor", "--name", "ana"]
+                             ).exit_code == 1
     with Session(engine) as session:
         import_plan(session, plan=bundled_plan())
         session.commit()
@@ -268,7 +256,7 @@ def test_token_cli_prints_the_token_alone_and_stores_only_its_hash(
     ok = client.post(f"{M}/deliverables/L3M3D2/status", json={"status": "completed"},
                      headers={**auth(secret), "If-Match": etag})
     assert ok.status_code == 200
-    assert cli_env.invoke(cli, ["token", "revoke", "ana"]).exit_code == 0
+    assert cli_runner.invoke(cli, ["token", "revoke", "ana"]).exit_code == 0
     refused = client.post(f"{M}/deliverables/L3M3D2/status", json={"status": "not_started"},
                           headers={**auth(secret), "If-Match": ok.headers["etag"]})
     assert refused.status_code == 401
