@@ -17,6 +17,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from app.bench import report
+from app.bench.measure import import_size, sized_plan
 from app.bench.run import run
 from app.models import ActionLine, Deliverable, Measure, StatusChange
 from app.services.lookup import get_mandate
@@ -44,7 +45,8 @@ def test_a_tiny_run_measures_every_figure_and_they_agree_with_the_floor(
     names = [figure.name for figure in result.figures]
     assert any(name.startswith("rollup: mandate") for name in names)
     assert any(name.startswith("as_of rollup") for name in names)
-    assert any(name.startswith("import") for name in names)
+    assert any(name.startswith("import of the 180-deliverable") for name in names)
+    assert any(name.startswith("import of a 200-deliverable") for name in names)
     assert any("304" in name for name in names)
     assert any("memory" in name for name in names)
     if backend == "postgresql":
@@ -56,7 +58,27 @@ def test_a_tiny_run_measures_every_figure_and_they_agree_with_the_floor(
     assert text.count("\n") == len(result.figures) + 1
     document = report.document(result.figures, meta=result.meta)
     assert document["scale"]["deliverables"] == 180
+    assert document["scale"]["import_deliverables"] == 200
     assert len(document["figures"]) == len(result.figures)
+
+
+def test_only_import_measures_the_two_imports_and_nothing_else(tmp_path: Path) -> None:
+    result = run(factor=TINY, backends=["sqlite"], admin_url=POSTGRES_ADMIN_URL,
+                 workdir=tmp_path, echo=lambda _message: None, only=["import"])
+
+    assert [figure.name.split("-deliverable")[0] for figure in result.figures] == [
+        "import of the 180", "import of a 200"]
+    assert all(figure.correct for figure in result.figures)
+    assert result.meta["only"] == ["import"]
+
+
+@pytest.mark.parametrize(("factor", "deliverables"),
+                         [(TINY, 200), (0.01, 1000), (0.2, 20_000), (1.0, 20_000), (4.0, 20_000)])
+def test_the_raw_floor_import_is_20000_deliverables_from_scale_0_2(
+    factor: float, deliverables: int
+) -> None:
+    assert import_size(factor) == deliverables
+    assert len(sized_plan(deliverables).items) == deliverables
 
 
 def test_the_interval_tree_finds_exactly_the_entries_in_effect() -> None:

@@ -5,7 +5,7 @@ its numbers must equal the floor's.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, text
@@ -116,3 +116,54 @@ RAW_INSERT = ("INSERT INTO status_change (deliverable_id, mandate_id, measure_id
               "effective_at, recorded_at, fork) "
               "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
 """The status-change floor: the deliverable's UPDATE and the history INSERT, one commit."""
+
+
+IMPORTED_DELIVERABLE = ("id", "mandate_id", "measure_id", "code", "title", "status",
+                        "percent_complete", "weight", "owner", "due_date", "position",
+                        "version", "updated_at")
+IMPORTED_ENTRY = ("deliverable_id", "mandate_id", "measure_id", "weight", "action_line_id",
+                  "from_status", "to_status", "percent_complete", "note", "evidence_url",
+                  "changed_by", "effective_at", "recorded_at", "valid_to", "fork")
+
+
+def imported_rows(plan: SyntheticPlan, ids: Ids, *, now: datetime, actor: str, note: str,
+                  sqlite: bool) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Each deliverable's row and its first history entry as an import of the plan writes
+    them, as tuples of :data:`IMPORTED_DELIVERABLE` and :data:`IMPORTED_ENTRY` for the
+    driver (on SQLite, times and dates as the text SQLAlchemy stores)."""
+    stamp: Any = now
+    if sqlite:
+        stamp = now.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    per_measure = plan.scale.deliverables_per_measure
+    deliverables, entries = [], []
+    for i, item in enumerate(plan.items):
+        measure_id = ids.measure + item.measure
+        due: Any = item.due_date
+        if sqlite and due is not None:
+            due = due.isoformat()
+        deliverables.append((ids.deliverable + i, ids.mandate, measure_id, item.code,
+                             item.title, item.status.value, item.percent, item.weight,
+                             item.owner, due, i % per_measure, 1, stamp))
+        entries.append((ids.deliverable + i, ids.mandate, measure_id, item.weight,
+                        ids.line + plan.measures[item.measure][0], None, item.status.value,
+                        item.percent, note, None, actor, stamp, stamp, None, OPEN_FORK))
+    return deliverables, entries
+
+
+def raw_executemany(dbapi_connection: Any, *, sqlite: bool, deliverables: list[tuple[Any, ...]],
+                    entries: list[tuple[Any, ...]]) -> None:
+    """The import's floor: the DB-API cursor's ``executemany`` of the deliverables' rows,
+    then of their first entries, in one transaction; no SQLAlchemy."""
+    mark = "?" if sqlite else "%s"
+    cursor = dbapi_connection.cursor()
+    if sqlite:
+        cursor.execute("BEGIN IMMEDIATE")  # the driver is in autocommit (app/db.py)
+    for table, columns, rows in (("deliverable", IMPORTED_DELIVERABLE, deliverables),
+                                 ("status_change", IMPORTED_ENTRY, entries)):
+        cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) "
+                           f"VALUES ({', '.join([mark] * len(columns))})", rows)
+    if sqlite:
+        cursor.execute("COMMIT")
+    else:
+        dbapi_connection.commit()
+    cursor.close()

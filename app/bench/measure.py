@@ -11,10 +11,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import psycopg
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, delete, func, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -27,18 +28,22 @@ from app.bench.synthetic import (
     START,
     STATUSES,
     Ids,
+    Scale,
     SyntheticPlan,
     analyze,
+    make_plan,
     next_ids,
     plan_file_data,
+    restart_sequences,
+    structure_rows,
 )
 from app.db import unit_of_work
-from app.models import Deliverable, Mandate, Role, StatusChange
+from app.models import ActionLine, Deliverable, Mandate, Measure, Role, StatusChange, metadata
 from app.models.plan import OPEN_FORK
 from app.schemas.plan_file import parse_plan_text
 from app.services.access import tokens
 from app.services.plan.deliverables import DeliverableFilter
-from app.services.plan.importer import import_plan
+from app.services.plan.importer import IMPORT_ACTOR, IMPORT_NOTE, import_plan
 from app.services.rollups import progress
 from app.services.rollups.rules import Policy, Totals, totals_of
 
@@ -53,6 +58,7 @@ class Settings:
 
     repeats: int
     import_repeats: int
+    raw_import_repeats: int
     http_seconds: float
     http_rounds: int
     write_seconds: float
@@ -64,13 +70,13 @@ class Settings:
         if factor >= 0.5:
             # Many short alternating rounds: a burst of other work on the machine then
             # spoils one round of one side, which the median leaves out.
-            return cls(repeats=7, import_repeats=2, http_seconds=1.0, http_rounds=7,
-                       write_seconds=8.0)
+            return cls(repeats=7, import_repeats=2, raw_import_repeats=3, http_seconds=1.0,
+                       http_rounds=7, write_seconds=8.0)
         if factor >= 0.05:
-            return cls(repeats=5, import_repeats=1, http_seconds=1.0, http_rounds=2,
-                       write_seconds=3.0)
-        return cls(repeats=3, import_repeats=1, http_seconds=0.3, http_rounds=1,
-                   write_seconds=1.0, writers=8, connections=2)
+            return cls(repeats=5, import_repeats=1, raw_import_repeats=5, http_seconds=1.0,
+                       http_rounds=2, write_seconds=3.0)
+        return cls(repeats=3, import_repeats=1, raw_import_repeats=1, http_seconds=0.3,
+                   http_rounds=1, write_seconds=1.0, writers=8, connections=2)
 
 
 def timed(work: Callable[[], Any]) -> tuple[float, Any]:
@@ -249,6 +255,114 @@ def _status_counts(session: Session, code: str) -> dict[str, int]:
         .where(Mandate.code == code)).scalar_one()
     counts = {status: n for status, n in rows}
     return counts if entries == sum(counts.values()) else {"history mismatch": entries}
+
+
+IMPORT_SIZE = 20_000
+"""The deliverables of the import figure against the raw executemany, whatever the scale
+(fewer only below scale 0.2, so that CI's tiny runs stay fast)."""
+IMPORT_LINES = 20
+
+
+def import_size(factor: float) -> int:
+    """20,000 from scale 0.2 up; below, the scale's share of 100,000, in whole measures of
+    10 deliverables on each of 20 action lines (200 at CI's 0.002)."""
+    block = IMPORT_LINES * 10
+    return max(block, min(IMPORT_SIZE, round(100_000 * factor)) // block * block)
+
+
+def sized_plan(deliverables: int) -> SyntheticPlan:
+    """A plan of exactly ``deliverables`` (a multiple of 200): 20 action lines, measures
+    of 10, statuses after a random walk of four changes each on average."""
+    per_line = deliverables // (IMPORT_LINES * 10)
+    return make_plan(Scale(deliverables / 100_000, IMPORT_LINES, per_line, 10,
+                           4 * deliverables), code="SIZED")
+
+
+def raw_import_figure(engine: Engine, database: str, plan: SyntheticPlan, settings: Settings
+                      ) -> Figure:
+    """``planpulse import``'s work (the plan file parsed and validated, ``import_plan``,
+    committed) vs the driver's own ``executemany`` of each deliverable's row and its first
+    history entry, into the same database, one transaction: the writes the import cannot
+    do without. Each side writes into the same database: the other's rows are gone."""
+    text = json.dumps(plan_file_data(plan, code="IMPORTED"))
+    sqlite = engine.dialect.name == "sqlite"
+    expected = {status.value: n for status, n in plan.status_counts().items() if n}
+    mine: list[float] = []
+    base: list[float] = []
+    correct = True
+
+    def planpulse() -> None:
+        parsed = parse_plan_text(text, fmt="json")
+        with unit_of_work(engine) as session:
+            import_plan(session, plan=parsed)
+
+    for repeat in range(settings.raw_import_repeats + 1):  # the first is a warm-up
+        ours, _result = timed(planpulse)
+        imported = _written(engine, "IMPORTED")
+        _drop_mandate(engine, "IMPORTED")
+        now = datetime.now(UTC)
+        with engine.begin() as connection:  # the floor's structure, not timed
+            ids = next_ids(connection)
+            rows = structure_rows(plan, ids, code="RAW", now=now)
+            for table in ("mandate", "action_line", "measure"):
+                connection.execute(insert(metadata.tables[table]), rows[table])
+            restart_sequences(connection)
+        deliverables, entries = floors.imported_rows(plan, ids, now=now, actor=IMPORT_ACTOR,
+                                                     note=IMPORT_NOTE, sqlite=sqlite)
+        pooled = engine.raw_connection()
+        try:
+            theirs, _result = timed(partial(
+                floors.raw_executemany, pooled.driver_connection, sqlite=sqlite,
+                deliverables=deliverables, entries=entries))
+        finally:
+            pooled.close()
+        with engine.begin() as connection:
+            restart_sequences(connection)
+        raw = _written(engine, "RAW")
+        _drop_mandate(engine, "RAW")
+        counts: dict[str, int] = {}
+        for row in imported[0]:
+            counts[row[1]] = counts.get(row[1], 0) + 1
+        correct = correct and imported == raw and counts == expected
+        if repeat:
+            mine.append(ours)
+            base.append(theirs)
+    analyze(engine)
+    ours, theirs = statistics.median(mine), statistics.median(base)
+    return Figure(database, f"import of a {len(plan.items):,}-deliverable plan file (raw floor)",
+                  "s", ours, theirs, "<= 10x", ours <= 10 * theirs, correct,
+                  note="floor: the driver's executemany of each deliverable's row and its "
+                       "first history entry, one transaction",
+                  samples={"planpulse_s": mine, "floor_s": base})
+
+
+def _written(engine: Engine, code: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The mandate's deliverables and history entries, named by codes instead of ids, each
+    entry's times compared with its deliverable's: what both sides of the import must
+    equal."""
+    d, entry, measure, line = Deliverable, StatusChange, Measure, ActionLine
+    with Session(engine) as session:
+        deliverables = session.execute(
+            select(d.code, d.status, d.percent_complete, d.title, d.weight, d.owner,
+                   d.due_date, d.position, d.version, measure.code)
+            .join(Mandate, Mandate.id == d.mandate_id).join(measure, measure.id == d.measure_id)
+            .where(Mandate.code == code).order_by(d.code)).all()
+        entries = session.execute(
+            select(d.code, entry.from_status, entry.to_status, entry.percent_complete,
+                   entry.weight, measure.code, line.code, entry.mandate_id == d.mandate_id,
+                   entry.note, entry.evidence_url, entry.changed_by, entry.valid_to,
+                   entry.fork, entry.effective_at == d.updated_at,
+                   entry.recorded_at == d.updated_at)
+            .join(d, d.id == entry.deliverable_id).join(Mandate, Mandate.id == d.mandate_id)
+            .join(measure, measure.id == entry.measure_id)
+            .join(line, line.id == entry.action_line_id)
+            .where(Mandate.code == code).order_by(d.code, entry.id)).all()
+    return [tuple(row) for row in deliverables], [tuple(row) for row in entries]
+
+
+def _drop_mandate(engine: Engine, code: str) -> None:
+    with engine.begin() as connection:
+        connection.execute(delete(Mandate).where(Mandate.code == code))
 
 
 # --- over HTTP -------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +25,9 @@ from app.services.plan.importer import import_plan
 
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 BENCH_CODE = "BENCH"
+GROUPS = ("rollups", "import", "reads", "writes")
+"""The groups of figures ``--only`` may pick: the rollups (and the progress tree), the two
+imports, the HTTP reads (and the server's memory), the status changes over HTTP."""
 
 
 @dataclass
@@ -76,14 +79,16 @@ def prepare(url: str, plan: SyntheticPlan) -> tuple[Ids, float]:
 
 
 def run(*, factor: float, backends: list[str], admin_url: str, workdir: Path,
-        echo: Any = print) -> Result:
+        echo: Any = print, only: Collection[str] = GROUPS) -> Result:
     scale = Scale.of(factor)
     settings = measure.Settings.for_scale(factor)
     began = time.perf_counter()
     plan = make_plan(scale, code=BENCH_CODE)
+    sized = measure.sized_plan(measure.import_size(factor))
     echo(f"plan: {scale.action_lines} action lines x {scale.measures_per_line} measures x "
          f"{scale.deliverables_per_measure} deliverables = {scale.deliverables:,} deliverables, "
-         f"{len(plan.history):,} status changes ({time.perf_counter() - began:.1f} s)")
+         f"{len(plan.history):,} status changes; a plan file of {len(sized.items):,} to "
+         f"import ({time.perf_counter() - began:.1f} s)")
     figures: list[report.Figure] = []
     phases: dict[str, float] = {}
     for backend in backends:
@@ -93,16 +98,21 @@ def run(*, factor: float, backends: list[str], admin_url: str, workdir: Path,
             echo(f"{backend}: loaded in {spent:.1f} s; measuring")
             engine = build_engine(url)
             try:
-                step = time.perf_counter()
-                figures += measure.rollup_figures(engine, backend, plan, ids, settings)
-                phases[f"{backend}: rollups"] = time.perf_counter() - step
-                step = time.perf_counter()
-                figures.append(measure.import_figure(engine, backend, plan, settings))
-                phases[f"{backend}: import"] = time.perf_counter() - step
-                step = time.perf_counter()
-                figures += measure.http_figures(url, backend, plan, ids, BENCH_CODE, settings)
-                phases[f"{backend}: http reads"] = time.perf_counter() - step
-                if backend == "postgresql":
+                if "rollups" in only:
+                    step = time.perf_counter()
+                    figures += measure.rollup_figures(engine, backend, plan, ids, settings)
+                    phases[f"{backend}: rollups"] = time.perf_counter() - step
+                if "import" in only:
+                    step = time.perf_counter()
+                    figures.append(measure.import_figure(engine, backend, plan, settings))
+                    figures.append(measure.raw_import_figure(engine, backend, sized, settings))
+                    phases[f"{backend}: import"] = time.perf_counter() - step
+                if "reads" in only:
+                    step = time.perf_counter()
+                    figures += measure.http_figures(url, backend, plan, ids, BENCH_CODE,
+                                                    settings)
+                    phases[f"{backend}: http reads"] = time.perf_counter() - step
+                if backend == "postgresql" and "writes" in only:
                     step = time.perf_counter()
                     figures.append(measure.write_figure(url, engine, ids, plan, settings))
                     phases[f"{backend}: http writes"] = time.perf_counter() - step
@@ -111,7 +121,9 @@ def run(*, factor: float, backends: list[str], admin_url: str, workdir: Path,
         echo(f"{backend}: done")
     meta = {"scale": {"factor": factor, "action_lines": scale.action_lines,
                       "measures": scale.measures, "deliverables": scale.deliverables,
-                      "status_changes": len(plan.history)},
+                      "status_changes": len(plan.history),
+                      "import_deliverables": len(sized.items)},
+            "only": [group for group in GROUPS if group in only],
             "as_of": measure.AS_OF.isoformat(), "settings": settings.__dict__,
             "phases_seconds": {k: round(v, 1) for k, v in phases.items()},
             "total_seconds": round(time.perf_counter() - began, 1)}
@@ -141,6 +153,8 @@ def bench(
     ] = POSTGRES_ADMIN_URL,
     output: Annotated[Path, typer.Option(help="Where to write the figures as JSON.")
                       ] = Path("bench-results.json"),
+    only: Annotated[list[str] | None, typer.Option(
+        help=f"Measure only these figures: {', '.join(GROUPS)} (default: all).")] = None,
 ) -> None:
     """Measure planpulse against the floor on SQLite and PostgreSQL: print the table, write
     it as JSON, and exit 1 if a budget fails (docs/performance.md)."""
@@ -148,6 +162,9 @@ def bench(
     unknown = set(backends) - {"sqlite", "postgresql"}
     if unknown:
         raise typer.BadParameter(f"unknown database {sorted(unknown)}", param_hint="--database")
+    groups = only or list(GROUPS)
+    if unknown := set(groups) - set(GROUPS):
+        raise typer.BadParameter(f"unknown figures {sorted(unknown)}", param_hint="--only")
     if "postgresql" in backends and (reason := _postgres_reachable(postgres_url)):
         typer.echo(f"no PostgreSQL at {make_url(postgres_url).render_as_string()}: {reason}",
                    err=True)
@@ -155,7 +172,7 @@ def bench(
     workdir = Path(tempfile.mkdtemp(prefix="planpulse-bench-"))
     try:
         result = run(factor=scale, backends=backends, admin_url=postgres_url, workdir=workdir,
-                     echo=lambda message: typer.echo(message, err=True))
+                     echo=lambda message: typer.echo(message, err=True), only=groups)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     data = report.document(result.figures, meta=result.meta)
