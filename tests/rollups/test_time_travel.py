@@ -1,6 +1,6 @@
 """Figures in time: ``as_of`` (the statuses as they stood then), ``known_at`` (only what had
 been recorded by then) and the burn-up series, against the reference rebuilt from the
-history, after scripted changes, and on the bundled plan."""
+history, after scripted changes, at the exact instants of changes, and on the bundled plan."""
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +18,7 @@ from app.models import Deliverable, Status, StatusChange
 from app.models.types import utcnow
 from app.services.lookup import get_mandate
 from app.services.status.decision import StatusUpdate
+from app.services.status.history import day_key, fork_of
 from tests.helpers import load, set_status, small_plan
 from tests.rollups.helpers import (
     BUNDLED_NOW,
@@ -102,14 +103,20 @@ AS_OF_TIMES: list[datetime | None] = [
 ]
 
 
+AtChange = tuple[int, int]
+"""The instant the i-th change was recorded at, which is its effective_at when it gave
+none, plus some microseconds (0, or -1: just before it)."""
+
+
 @dataclass(frozen=True)
 class Scenario:
     plan: dict[str, Any]
     changes: list[tuple[str, str, float | None, datetime | None]]
     """(deliverable code, status, percent_complete, effective_at), recorded in this order."""
-    views: list[tuple[datetime | None, int | None, list[str]]]
-    """(as_of, known_at, statuses): known_at as a step index (see :func:`_known_at`), and
-    the statuses of a ?status= filter applied to the states as they stood."""
+    views: list[tuple[datetime | AtChange | None, int | None, list[str]]]
+    """(as_of, known_at, statuses): as_of a time or an :data:`AtChange`, known_at as a step
+    index (see :func:`_known_at`), and the statuses of a ?status= filter applied to the
+    states as they stood."""
 
 
 @st.composite
@@ -119,18 +126,35 @@ def scenarios(draw: st.DrawFn) -> Scenario:
              for d in m["deliverables"]]
     changes: list[tuple[str, str, float | None, datetime | None]] = []
     if codes:
+        # Half the changes to the first two deliverables, half of them dated now: so that
+        # a deliverable often changes twice the same day (see AtChange).
+        changed = st.sampled_from(codes[:2]) | st.sampled_from(codes)
+        effective = st.none() | st.sampled_from(EFFECTIVE_TIMES)
         for _ in range(draw(st.integers(0, 8))):
             status = draw(st.sampled_from(STATUSES))
             percent = draw(st.sampled_from(PERCENTS)) if status == "in_progress" else None
-            changes.append((draw(st.sampled_from(codes)), status, percent,
-                            draw(st.sampled_from(EFFECTIVE_TIMES))))
+            changes.append((draw(changed), status, percent, draw(effective)))
     # known_at: -1 = before the import was recorded; k ≥ 0 = after the import and the first
     # k/2 changes (odd k: half a second later, between two recordings).
     known = st.none() | st.integers(-1, 2 * len(changes) + 1)
     statuses = st.lists(st.sampled_from(STATUSES), min_size=1, max_size=3, unique=True)
-    views = draw(st.lists(st.tuples(st.sampled_from(AS_OF_TIMES), known, statuses),
-                          min_size=3, max_size=5))
+    as_of: st.SearchStrategy[datetime | AtChange | None] = st.sampled_from(AS_OF_TIMES)
+    if changes:
+        as_of = as_of | st.tuples(st.integers(0, len(changes) - 1), st.sampled_from([0, -1]))
+    views = draw(st.lists(st.tuples(as_of, known, statuses), min_size=3, max_size=5))
     return Scenario(plan, changes, views)
+
+
+def _recorded_at(i: int, base: datetime) -> datetime:
+    """When the i-th change of a scenario is recorded (a fake, increasing time)."""
+    return base + timedelta(seconds=i + 1)
+
+
+def _as_of(view: datetime | AtChange | None, base: datetime) -> datetime | None:
+    if isinstance(view, tuple):
+        i, microseconds = view
+        return _recorded_at(i, base) + timedelta(microseconds=microseconds)
+    return view
 
 
 def _known_at(step: int | None, base: datetime) -> datetime | None:
@@ -151,13 +175,14 @@ def test_time_travel_equals_the_reference_rebuilt_from_history(
     structure, specs, _file_states = plan_specs(scenario.plan)
     mandate = get_mandate(session, code=code)
     # Changes are recorded at fake, increasing times after the import's (which is real now):
-    # the i-th at base + i + 1 seconds.
-    base = utcnow() + timedelta(seconds=1)
+    # the i-th at base + i + 1 seconds, a few of them the same day (so closed the day they
+    # began: an entry at its own day's node of the interval tree).
+    base = utcnow().replace(microsecond=123456) + timedelta(seconds=1)
     for i, (deliverable_code, status, percent, effective_at) in enumerate(scenario.changes):
         set_status(session, deliverable_code,
                    StatusUpdate(status=Status(status), percent_complete=percent,
                                 effective_at=effective_at),
-                   mandate=code, actor="hypothesis", now=base + timedelta(seconds=i + 1))
+                   mandate=code, actor="hypothesis", now=_recorded_at(i, base))
         session.commit()
 
     history = history_of(session, mandate.id or 0)
@@ -166,7 +191,8 @@ def test_time_travel_equals_the_reference_rebuilt_from_history(
     # With neither as_of nor known_at: the current state, which the history must agree with.
     current = states_from_history(codes, history, None, None)
     assert shape(get_json(client, url(code))) == expected(structure, specs, current, policy)
-    for as_of, step, statuses in scenario.views:
+    for view, step, statuses in scenario.views:
+        as_of = _as_of(view, base)
         known_at = _known_at(step, base)
         params = {key: value.isoformat() for key, value in
                   (("as_of", as_of), ("known_at", known_at)) if value is not None}
@@ -194,6 +220,7 @@ B1A_NOT_STARTED = totals(5, 1, 1, 1, 1, 1, 0.25, 0.48)     # (2 + 0.4 + 0) / 5
 B1A_AT_25 = totals(5, 1, 2, 0, 1, 1, 0.25, 0.53)           # (2.4 + 0.25) / 5
 B1A_AT_50 = totals(5, 1, 2, 0, 1, 1, 0.25, 0.58)           # (2.4 + 0.5) / 5
 B1A_COMPLETED = totals(5, 2, 1, 0, 1, 1, 0.5, 0.68)        # (2.4 + 1) / 5; completed 2/4
+B1A_NOT_ACHIEVED = totals(5, 1, 1, 0, 2, 1, 0.25, 0.48)    # counted, scoring 0: (2.4 + 0) / 5
 NOTHING_YET = totals(5, 0, 0, 5, 0, 0, 0.0, 0.0)           # before 2024-01-01: no history
 
 
@@ -268,6 +295,60 @@ def test_as_of_known_at_and_series_after_a_late_correction(
     years = get_json(client, url(TIME_PLAN, "progress/series"),
                      {"from": "2023-06-01", "to": "2024-12-31", "interval": "year"})
     assert [without(p, "at") for p in years["points"]] == [NOTHING_YET, B1A_COMPLETED]
+
+
+# --- the exact instant of a change ----------------------------------------------------------
+
+# B1a's three changes. The first is closed later the same day, so its entry sits at its own
+# day's node of the interval tree (app/services/status/history.py); the second is closed 38
+# days later, and its node is a day to the right of its start (2024-03-26, the day in
+# [2024-03-13, 2024-04-20] with the most trailing zero bits); the third is still in effect
+# (the root, right of every day).
+AT_50 = datetime(2024, 3, 13, 10, 0, 0, 123456, tzinfo=UTC)
+COMPLETED_AT = datetime(2024, 3, 13, 15, 0, tzinfo=UTC)
+MISSED_AT = datetime(2024, 4, 20, 9, 0, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+AT_A_CHANGE = [
+    (AT_50 - MICROSECOND, B1A_NOT_STARTED),
+    (AT_50, B1A_AT_50),
+    (COMPLETED_AT - MICROSECOND, B1A_AT_50),
+    (COMPLETED_AT, B1A_COMPLETED),
+    (MISSED_AT - MICROSECOND, B1A_COMPLETED),
+    (MISSED_AT, B1A_NOT_ACHIEVED),
+]
+
+
+def test_the_premise_each_change_sits_where_the_instant_test_says() -> None:
+    """The test below reaches each branch of the interval tree's query: a change whose node
+    is its own day, one whose node is right of its day, and one still in effect."""
+    assert fork_of(AT_50, COMPLETED_AT) == day_key(AT_50)
+    assert fork_of(COMPLETED_AT, MISSED_AT) > day_key(COMPLETED_AT)
+    assert fork_of(MISSED_AT, None) > day_key(MISSED_AT)
+
+
+@pytest.mark.parametrize(("as_of", "want"), AT_A_CHANGE,
+                         ids=[f"{moment.isoformat()}" for moment, _want in AT_A_CHANGE])
+def test_as_of_the_exact_instant_of_a_change_counts_it(
+    session: Session, client: TestClient, editor: dict[str, str], as_of: datetime,
+    want: dict[str, Any]
+) -> None:
+    """A change is in effect from its effective_at on: as of that very microsecond it
+    counts, one microsecond before it does not."""
+    load(session, {**small_plan(), "as_of": "2024-01-01"})
+    for status, percent, moment in (("in_progress", 50, AT_50), ("completed", None, COMPLETED_AT),
+                                    ("not_achieved", None, MISSED_AT)):
+        post_status(client, TIME_PLAN, "B1a", {
+            "status": status, "percent_complete": percent,
+            "effective_at": moment.isoformat().replace("+00:00", "Z")}, editor)
+    body = get_json(client, url(TIME_PLAN), {"as_of": as_of.isoformat()})
+    assert instant(body["as_of"]) == as_written(as_of)
+    assert body["totals"] == want
+    # The line and the measure the deliverable belongs to move with it.
+    assert body["action_lines"][1]["totals"]["by_status"] == (
+        body["action_lines"][1]["measures"][0]["totals"]["by_status"])
+    line = get_json(client, url(TIME_PLAN, "action-lines/B/progress"),
+                    {"as_of": as_of.isoformat()})["action_line"]
+    assert line["totals"] == body["action_lines"][1]["totals"]
 
 
 # --- the bundled plan ------------------------------------------------------------------------
