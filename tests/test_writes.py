@@ -11,12 +11,12 @@ from typer.testing import CliRunner
 
 from app.cli import app as cli
 from app.errors import PreconditionFailed
-from app.models import ApiToken, Deliverable, Status, StatusChange
+from app.models import ApiToken, Deliverable, Role, Status, StatusChange
 from app.services.plan.bundled import bundled_plan
 from app.services.plan.deliverables import etag, find_row
 from app.services.plan.importer import import_plan
 from app.services.status.decision import StatusUpdate
-from tests.helpers import auth, set_status
+from tests.helpers import auth, new_token, set_status
 
 M = "/api/v1/mandates/2018-2020"
 
@@ -120,6 +120,41 @@ def test_a_retry_with_the_same_idempotency_key_records_once(
     reused = client.post(f"{M}/deliverables/L3M3D2/status", json={"status": "not_started"},
                          headers=headers)
     assert reused.status_code == 409
+
+
+@pytest.mark.usefixtures("metropolis")
+def test_an_idempotency_key_belongs_to_the_caller_who_sent_it(
+    engine: Engine, client: TestClient, tokens: dict[str, dict[str, str]]
+) -> None:
+    """Two editors whose clients happen to pick the same key: the second one's request is
+    carried out for them, not answered with the first one's stored answer."""
+    path = f"{M}/deliverables/L3M3D2/status"
+    ana = {**tokens["editor"], "Idempotency-Key": "board-2020-11-1"}
+    ben = {**auth(new_token(engine, Role.editor, "editor-ben")),
+           "Idempotency-Key": "board-2020-11-1"}
+    first = client.post(path, json={"status": "completed"},
+                        headers={**ana, "If-Match": _etag(client, "L3M3D2")})
+    assert first.status_code == 200, first.text
+    # Meanwhile it is set back in progress, so Ben's "completed" is a change of its own.
+    assert _post(client, "L3M3D2", {"status": "in_progress"}, tokens["editor"]
+                 ).status_code == 200
+    theirs = client.post(path, json={"status": "completed"},
+                         headers={**ben, "If-Match": _etag(client, "L3M3D2")})
+    assert theirs.status_code == 200, theirs.text
+    assert "idempotent-replayed" not in theirs.headers
+    assert theirs.json()["version"] == first.json()["version"] + 2
+    assert theirs.headers["etag"] == _etag(client, "L3M3D2") != first.headers["etag"]
+    history = client.get(f"{M}/deliverables/L3M3D2/history").json()["data"]
+    assert [(e["to_status"], e["changed_by"]) for e in history[:3]] == [
+        ("completed", "editor-ben"), ("in_progress", "editor-ana"), ("completed", "editor-ana")]
+    # Each one's retry replays their own answer.
+    again = client.post(path, json={"status": "completed"},
+                        headers={**ben, "If-Match": theirs.headers["etag"]})
+    assert (again.headers["idempotent-replayed"], again.json()) == ("true", theirs.json())
+    replayed = client.post(path, json={"status": "completed"},
+                           headers={**ana, "If-Match": theirs.headers["etag"]})
+    assert (replayed.headers["idempotent-replayed"], replayed.json()) == ("true", first.json())
+    assert client.get(f"{M}/deliverables/L3M3D2/history").json()["count"] == 4
 
 
 @pytest.mark.usefixtures("metropolis")
