@@ -437,6 +437,39 @@ def test_thresholds_when_closed_wait_for_the_mandate_s_end() -> None:
     assert ("figures.mandate-below-threshold", "CITY-2024") in found(closed)
 
 
+FIGURE_RULES = ["figures.mandate-below-threshold", "figures.action-line-below-threshold"]
+HIGH_BAR = {"mandate-progress": 0.99, "action-line-progress": 0.99}
+"""Minimums no figure of the clean plan reaches: whatever is judged is a finding."""
+
+
+@pytest.mark.parametrize(("as_of", "judged"), [
+    (date(2026, 12, 30), False),
+    (date(2026, 12, 31), False),   # the end date itself: the mandate has not ended yet
+    (date(2027, 1, 1), True),      # the day after: it has
+], ids=str)
+def test_thresholds_when_closed_start_the_day_after_the_end_date(as_of: date,
+                                                                 judged: bool) -> None:
+    """docs/ci.md: with when = "closed", only once the mandate's end_date is before the
+    check's date."""
+    plan = PlanFile.model_validate(clean_data())
+    assert plan.mandate.end_date == date(2026, 12, 31)
+    config = merge([Layer(source="t", thresholds=HIGH_BAR,
+                          thresholds_when=ThresholdsWhen.closed)])
+    report = run(from_plan_file(plan), config, as_of)
+    findings = {f.rule for f in report.findings if f.rule in FIGURE_RULES}
+    skipped = {s.rule: s.reason for s in report.skipped if s.rule in FIGURE_RULES}
+    if judged:
+        assert findings == set(FIGURE_RULES)
+        assert skipped == {}
+    else:
+        assert findings == set()
+        assert set(skipped) == set(FIGURE_RULES)
+        assert all("2026-12-31" in reason for reason in skipped.values())
+    # Without "closed" they are judged on every one of these days.
+    always = run(from_plan_file(plan), merge([Layer(source="t", thresholds=HIGH_BAR)]), as_of)
+    assert {f.rule for f in always.findings if f.rule in FIGURE_RULES} == set(FIGURE_RULES)
+
+
 def test_figures_use_the_contract_s_formulas() -> None:
     config = merge([Layer(source="t", thresholds={"mandate-progress": 0.5938,
                                                   "mandate-completion-rate": 0.375})])
