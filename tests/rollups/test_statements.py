@@ -1,0 +1,86 @@
+"""A progress request costs a fixed number of SQL statements, whatever the plan's size
+(STYLE.md: "a request costs a fixed number of queries"): no statement per action line,
+measure, deliverable or indicator."""
+
+import copy
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from app.services.plan.bundled import bundled_plan
+from tests.conftest import make_client
+from tests.helpers import load, statements
+from tests.rollups.helpers import METROPOLIS, OTHER_ORG, url
+
+QUERIES = [
+    "mandate",            # its data version: a fresh app knows none yet
+    "mandate",            # the mandate, in the rollup's read transaction
+    "indicator", "indicator_target", "indicator_value",   # the indicators' headlines
+    "action_line", "measure",                             # ... and what they link to
+    "deliverable",        # the rollup, grouped by measure
+    "action_line", "measure",                             # the tree
+    "deliverable",        # the rollup, grouped by tag
+]
+"""What a cold GET .../progress reads, in order: the table each query reads first."""
+TRANSACTIONS = {"sqlite": ["BEGIN DEFERRED"] * 2, "postgresql": []}
+"""SQLite's BEGIN is a statement of ours (app/db.py), one per read transaction: the
+version's and the rollup's. psycopg begins a transaction without one."""
+BIG = "BIG-2018"
+
+
+def ten_times_the_bundled_plan() -> dict[str, Any]:
+    """The bundled plan with every measure's deliverables and every indicator ten times
+    over (650 deliverables, 620 indicators), as mandate BIG-2018."""
+    plan = bundled_plan().model_dump(mode="json", exclude_none=True)
+    plan["mandate"]["code"] = BIG
+    for line in plan["action_lines"]:
+        for measure in line["measures"]:
+            measure["deliverables"] = [{**copy.deepcopy(d), "code": f"{d['code']}-{copy_}"}
+                                       for copy_ in range(10) for d in measure["deliverables"]]
+    plan["indicators"] = [{**copy.deepcopy(i), "code": f"{i['code']}_{copy_}"}
+                          for copy_ in range(10) for i in plan["indicators"]]
+    return plan
+
+
+def cold_progress(engine: Engine, mandate: str) -> tuple[list[str], Any]:
+    """The statements of one GET .../progress by a fresh app (nothing cached, no data
+    version known), and its answer. Only what runs during the request is counted: the
+    app's startup, and what the version watcher's own connections run, is not the
+    request's."""
+    with make_client(engine) as client:
+        with statements(engine) as sent:
+            response = client.get(url(mandate))
+        assert response.status_code == 200, response.text
+        return list(sent), response.json()
+
+
+def _table(statement: str) -> str:
+    words = statement.split()
+    return words[words.index("FROM") + 1].split(".")[0] if "FROM" in words else statement
+
+
+@pytest.mark.usefixtures("metropolis", "other_org")
+def test_a_cold_progress_request_costs_a_fixed_number_of_statements(
+    engine: Engine, session: Session, backend: str
+) -> None:
+    """The bundled plan (65 deliverables, 62 indicators), the other organisation's (100
+    deliverables, 3 indicators) and ten times the bundled plan (650, 620): 13 statements
+    on SQLite, 11 on PostgreSQL, the same ones for all three."""
+    load(session, ten_times_the_bundled_plan())
+    sent: dict[str, list[str]] = {}
+    for mandate in (METROPOLIS, OTHER_ORG, BIG):
+        sent[mandate], body = cold_progress(engine, mandate)
+        if mandate == BIG:
+            assert body["totals"]["deliverables"] == 650
+            assert len(body["indicators"]) == 620
+    bundled = sent[METROPOLIS]
+    transactions = [s for s in bundled if s.startswith("BEGIN")]
+    assert transactions == TRANSACTIONS[backend]
+    assert [_table(s) for s in bundled if not s.startswith("BEGIN")] == QUERIES, bundled
+    assert len(bundled) == {"sqlite": 13, "postgresql": 11}[backend]
+    # Whatever the plan's size, the same statements (their parameters aside: an IN list
+    # of the indicators' ids grows with them, in one statement).
+    for mandate in (OTHER_ORG, BIG):
+        assert [_table(s) for s in sent[mandate]] == [_table(s) for s in bundled], mandate
