@@ -2,6 +2,7 @@
 recording values, admin definitions, headline rules, caching and the plan-file round trip."""
 
 import copy
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from app.errors import InvalidInput
 from app.models import Direction
 from app.schemas.plan_file import parse_plan_text, validate_plan
 from app.services.indicators import attainment
@@ -24,7 +24,12 @@ from tests.helpers import load, small_plan, snapshot
 
 M = "/api/v1/mandates/2018-2020"
 T = "/api/v1/mandates/T-2024"
-REPORT = Path("/work/shared/seeds/metropolis-annual-report-2020.txt")
+REPORT = (Path(__file__).resolve().parents[1].parent / "shared" / "seeds"
+          / "metropolis-annual-report-2020.txt")
+"""The report the bundled plan is transcribed from, in ../shared/seeds beside the checkout
+(where CI has it)."""
+REQUIRE_REPORT = (os.environ.get("PLANPULSE_TEST_REQUIRE_POSTGRES") == "1"
+                  or os.environ.get("CI", "").lower() not in ("", "0", "false"))
 Tokens = dict[str, dict[str, str]]
 
 
@@ -191,8 +196,13 @@ def test_values_match_the_report_text(client: TestClient) -> None:
             assert items[code]["headline"]["women_share"] == int(women.group(1)) / 100
 
 
-@pytest.mark.skipif(not REPORT.exists(), reason=f"the report text is not at {REPORT}")
 def test_report_quotes_are_the_reports_own() -> None:
+    if not REPORT.is_file():
+        reason = (f"the Annual Report's text is not at {REPORT} (../shared/seeds beside the "
+                  "checkout)")
+        if REQUIRE_REPORT:  # CI has it: its absence there is a failure
+            pytest.fail(reason)
+        pytest.skip(reason)
     text = REPORT.read_text(encoding="utf-8")
     for code, quote in REPORT_QUOTES:
         assert quote in text, code
@@ -795,28 +805,57 @@ def test_exported_values_are_the_ones_in_force(client: TestClient, session: Sess
 
 
 @pytest.mark.usefixtures("metropolis")
-def test_dropping_the_split_keeps_the_export_importable(
+def test_dropping_the_split_keeps_the_values_and_the_export_importable(
     client: TestClient, session: Session, tokens: Tokens,
 ) -> None:
+    """docs/api.md: PUT replaces the definition, values are kept. Without a split their
+    parts no longer count (nor show, nor export); they stay stored, and declaring the
+    split again brings them back."""
+    before = client.get(f"{M}/indicators/EXPERTS").json()
+    assert before["split"] == "gender"
+    assert before["values"][0]["parts"] == {"women": 180, "men": 220}
     experts = {"code": "EXPERTS", "title": "Experts Metropolis collaborated with",
                "unit": "count", "direction": "increase", "action_line": "L2"}
     response = client.put(f"{M}/indicators/EXPERTS", json=experts,
                           headers={**tokens["admin"], "If-Match": _etag(client, M, "EXPERTS")})
-    assert response.status_code in (200, 422), response.text
-    if response.status_code == 200:
-        assert response.json()["headline"]["women_share"] is None
-    validate_plan(export_plan(session, mandate_code="2018-2020"))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["split"] is None
+    assert (body["headline"]["women_share"], body["headline"]["parity_gap"]) == (None, None)
+    kept = {key: before["values"][0][key] for key in ("period", "value", "note", "source",
+                                                      "recorded_by", "recorded_at")}
+    assert body["values"] == [{**kept, "parts": None, "women_share": None, "superseded": None}]
+    assert client.get(f"{M}/indicators/EXPERTS").json() == body
+    exported = export_plan(session, mandate_code="2018-2020")
+    validate_plan(exported)
+    assert next(i for i in exported["indicators"] if i["code"] == "EXPERTS")["values"] == [
+        {"period": "2020", "value": 400, "note": before["values"][0]["note"],
+         "source": before["values"][0]["source"]}]
+    session.rollback()  # end the read: on SQLite an open transaction holds up the next write
+
+    again = client.put(f"{M}/indicators/EXPERTS", json={**experts, "split": "gender"},
+                       headers={**tokens["admin"], "If-Match": response.headers["etag"]})
+    assert again.status_code == 200, again.text
+    assert again.json()["values"] == before["values"]
+    assert again.json()["headline"]["women_share"] == 0.45
 
 
-def test_importing_without_the_split_keeps_the_export_importable(session: Session) -> None:
+def test_importing_without_the_split_keeps_the_values_and_the_export_importable(
+    session: Session
+) -> None:
+    """docs/plan-file.md: an import never deletes an indicator's values, and updates what
+    differs: the split is dropped, the values stay, without their parts."""
     plan = small_plan()
     plan["indicators"] = [copy.deepcopy(ROUND_TRIP_INDICATORS[2])]
     load(session, plan)
     without_split = {key: value for key, value in ROUND_TRIP_INDICATORS[2].items()
                      if key not in ("split", "values")}
     plan["indicators"] = [without_split]
-    try:
-        load(session, plan)
-    except InvalidInput:
-        session.rollback()  # refusing the import is a fix too
-    validate_plan(export_plan(session, mandate_code="T-2024"))
+    report = load(session, plan)
+    assert (report.indicators.updated, report.indicator_values) == (1, 0)
+    exported = export_plan(session, mandate_code="T-2024")
+    validate_plan(exported)
+    assert exported["indicators"] == [{
+        **without_split,
+        "values": [{key: value for key, value in v.items() if key != "parts"}
+                   for v in ROUND_TRIP_INDICATORS[2]["values"]]}]
