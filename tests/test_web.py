@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Role, Status
 from app.reports.vocabulary import STATUS_SYMBOLS, STATUS_WORDS, percent, whole_percent
+from app.schemas.api import SeriesPoint
 from app.services.plan.bundled import bundled_plan
 from app.services.plan.importer import import_plan
 from app.web.charts import burn_up
@@ -417,10 +418,12 @@ def test_pages_need_a_viewer_token_when_reads_are_private(engine: Engine) -> Non
 # Pure parts ---------------------------------------------------------------------------------
 
 def test_burn_up_geometry() -> None:
-    def point(day: date, progress: float | None, rate: float | None) -> dict[str, Any]:
-        return {"at": datetime(day.year, day.month, day.day, 23, 59, tzinfo=UTC),
-                "progress": progress, "completion_rate": rate, "deliverables": 4,
-                "by_status": {"completed": 2}}
+    def point(day: date, progress: float | None, rate: float | None) -> SeriesPoint:
+        return SeriesPoint.model_validate({
+            "at": datetime(day.year, day.month, day.day, 23, 59, tzinfo=UTC),
+            "progress": progress, "completion_rate": rate, "deliverables": 4,
+            "by_status": {"completed": 2, "in_progress": 0, "not_started": 2,
+                          "not_achieved": 0, "cancelled": 0}})
 
     chart = burn_up([point(date(2018, 1, 31), None, None), point(date(2018, 12, 31), 0.5, 0.25),
                      point(date(2019, 1, 31), 1.0, 1.0)], end=date(2019, 12, 31))

@@ -40,6 +40,7 @@ from app.bench.synthetic import (
 from app.db import unit_of_work
 from app.models import ActionLine, Deliverable, Mandate, Measure, Role, StatusChange, metadata
 from app.models.plan import OPEN_FORK
+from app.schemas.api import MandateProgress
 from app.schemas.plan_file import parse_plan_text
 from app.services.access import tokens
 from app.services.plan.deliverables import DeliverableFilter
@@ -179,11 +180,11 @@ def rollup_figures(engine: Engine, database: str, plan: SyntheticPlan, ids: Ids,
             "<= 2x", 2.0, _same_lines(ours, expected_lines_then)
             and _same_lines(lines_of(after)(), theirs)))
 
-        def tree() -> dict[str, Any]:
+        def tree() -> MandateProgress:
             return progress.mandate_progress(session, mandate=mandate, query=now)
 
         mine, base, body, theirs = interleaved(tree, floor_mandate, max(2, repeats // 2))
-        totals = body["totals"]
+        totals = body.totals.model_dump()
         figures.append(_figure(
             database, "progress tree (GET .../progress body, no cache)", mine, base, "-",
             None, totals["by_status"] == {s: theirs.by_status.get(s, 0) for s in

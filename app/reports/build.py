@@ -7,12 +7,11 @@ dates are today's (only statuses travel in time). Indicators are where they stan
 
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from app.models import Mandate, Status
-from app.schemas.api import IndicatorOut
+from app.schemas.api import IndicatorOut, MandateProgress, ProgressTotals
 from app.schemas.splits import share
 from app.services.indicators.attainment import DEFAULT_THRESHOLDS, Thresholds
 from app.services.indicators.service import indicator_views
@@ -44,7 +43,7 @@ class DeliverableLine:
 class Scope:
     """What a progress query covers: the rollup, and the deliverables it counts."""
 
-    progress: dict[str, Any]
+    progress: MandateProgress
     deliverables: list[DeliverableLine]
     """In plan order, each with its status at the time asked for."""
     tags: list[str]
@@ -57,7 +56,7 @@ def scoped_progress(session: Session, *, mandate: Mandate, query: ProgressQuery)
     """The progress rollup for ``query`` and the deliverables it counts, each with its
     status as of ``query.as_of``: the rollup's own explanation lists them."""
     progress = mandate_progress(session, mandate=mandate, query=replace(query, explain=True))
-    explained = progress.pop("explain")
+    explained = progress.explain or {}
     states = {item["code"]: Status(item["status"])
               for item in [*explained["counted"], *explained["left_out"]]}
     rows = list_deliverables(session, where=DeliverableFilter(mandate_id=mandate.id or 0),
@@ -138,11 +137,11 @@ class Report:
     indicators: list[IndicatorRow] = field(default_factory=list)
 
 
-def summary_row(code: str, title: str, totals: dict[str, Any]) -> SummaryRow:
+def summary_row(code: str, title: str, totals: ProgressTotals) -> SummaryRow:
     return SummaryRow(
-        code=code, title=title, deliverables=totals["deliverables"],
-        by_status={status: totals["by_status"][status.value] for status in Status},
-        completion_rate=totals["completion_rate"], progress=totals["progress"])
+        code=code, title=title, deliverables=totals.deliverables,
+        by_status={status: getattr(totals.by_status, status.value) for status in Status},
+        completion_rate=totals.completion_rate, progress=totals.progress)
 
 
 def indicator_rows(session: Session, *, mandate: Mandate, thresholds: Thresholds
@@ -177,9 +176,9 @@ def build_report(session: Session, *, mandate: Mandate, as_of: datetime | None =
                           thresholds=thresholds)
     scope = scoped_progress(session, mandate=mandate, query=query)
     progress, lines = scope.progress, scope.deliverables
-    line_titles = {line["code"]: line["title"] for line in progress["action_lines"]}
-    measure_titles = {measure["code"]: measure["title"] for line in progress["action_lines"]
-                      for measure in line["measures"]}
+    line_titles = {line.code: line.title for line in progress.action_lines}
+    measure_titles = {measure.code: measure.title for line in progress.action_lines
+                      for measure in line.measures}
     implementation = [
         ImplementationRow(
             action_line=item.action_line, action_line_title=line_titles[item.action_line],
@@ -189,10 +188,10 @@ def build_report(session: Session, *, mandate: Mandate, as_of: datetime | None =
     ]
     return Report(
         mandate=mandate.code, title=mandate.title, start_date=mandate.start_date,
-        end_date=mandate.end_date, as_of=progress["as_of"],
+        end_date=mandate.end_date, as_of=progress.as_of,
         implementation=implementation,
-        summary=[summary_row(line["code"], line["title"], line["totals"])
-                 for line in progress["action_lines"]],
-        total=summary_row("Total", mandate.title, progress["totals"]),
+        summary=[summary_row(line.code, line.title, line.totals)
+                 for line in progress.action_lines],
+        total=summary_row("Total", mandate.title, progress.totals),
         indicators=indicator_rows(session, mandate=mandate, thresholds=thresholds),
     )

@@ -8,9 +8,9 @@ scope (the deliverables counted), 0 to 100%; two lines rise over time: weighted 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 from app.reports.vocabulary import percent
+from app.schemas.api import SeriesPoint
 
 WIDTH = 640
 HEIGHT = 260
@@ -59,7 +59,7 @@ def _y(ratio: float | None) -> float:
     return round(TOP + plot * (1 - (ratio or 0.0)), 1)
 
 
-def burn_up(points: Sequence[dict[str, Any]], *, end: date | None = None) -> BurnUp | None:
+def burn_up(points: Sequence[SeriesPoint], *, end: date | None = None) -> BurnUp | None:
     """The chart of the series points (each with ``at`` and the progress totals).
 
     Points after ``end`` (the mandate's last day: a later look at it) are labelled with
@@ -72,10 +72,10 @@ def burn_up(points: Sequence[dict[str, Any]], *, end: date | None = None) -> Bur
     for index, point in enumerate(points):
         x = LEFT + (right - LEFT) * (index / span if len(points) > 1 else 0.5)
         chart_points.append(ChartPoint(
-            at=point["at"], x=round(x, 1), progress=point["progress"],
-            completion_rate=point["completion_rate"], progress_y=_y(point["progress"]),
-            completion_y=_y(point["completion_rate"]), deliverables=point["deliverables"],
-            completed=point["by_status"]["completed"]))
+            at=point.at, x=round(x, 1), progress=point.progress,
+            completion_rate=point.completion_rate, progress_y=_y(point.progress),
+            completion_y=_y(point.completion_rate), deliverables=point.deliverables,
+            completed=point.by_status.completed))
     progress_line = " ".join(f"{p.x},{p.progress_y}" for p in chart_points)
     completion_line = " ".join(f"{p.x},{p.completion_y}" for p in chart_points)
     first, last = chart_points[0], chart_points[-1]

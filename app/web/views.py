@@ -162,7 +162,7 @@ def _common(session: Session, mandate: Mandate, filters: PageFilters, scope: Sco
     progress = scope.progress
     return {
         "mandate": mandate, "mandates": mandate_list(session), "filters": filters,
-        "progress": progress, "totals": progress["totals"],
+        "progress": progress, "totals": progress.totals,
         "by_measure": _by_measure(scope.deliverables), "deliverables": scope.deliverables,
         "tags": scope.tags, "owners": scope.owners, "statuses": list(Status),
     }
@@ -176,9 +176,9 @@ def dashboard(session: Session, *, mandate: Mandate, filters: PageFilters,
     points = chart_points(mandate, filters.as_of, now)
     chart: BurnUp | None = None
     if points:
-        chart = burn_up(series(session, mandate=mandate, points=points, query=query)["points"],
+        chart = burn_up(series(session, mandate=mandate, points=points, query=query).points,
                         end=mandate.end_date)
-    line_titles = {line["code"]: line["title"] for line in scope.progress["action_lines"]}
+    line_titles = {line.code: line.title for line in scope.progress.action_lines}
     feed = activity(session, mandate=mandate, since=None, by=None,
                     page=PageRequest(FEED_SIZE))
     return {
@@ -195,12 +195,12 @@ def deliverables_page(session: Session, *, mandate: Mandate, filters: PageFilter
     """The deliverables that match the filters, with the figures of that scope."""
     scope = scoped_progress(session, mandate=mandate, query=_query(mandate, filters,
                                                                    thresholds))
-    lines = scope.progress["action_lines"]
-    line = next((item for item in lines if item["code"] == filters.action_line), None)
+    lines = scope.progress.action_lines
+    line = next((item for item in lines if item.code == filters.action_line), None)
     measure = None
     for candidate in lines:
-        for item in candidate["measures"]:
-            if item["code"] == filters.measure:
+        for item in candidate.measures:
+            if item.code == filters.measure:
                 line = line or candidate
                 measure = item
     return {**_common(session, mandate, filters, scope), "line": line, "measure": measure,

@@ -1,5 +1,6 @@
 """SQLite and PostgreSQL give the same JSON, byte for byte once parsed, for every progress
-view of two plans after a script of changes (backdated, same-instant, late corrections).
+view of two plans after a script of changes (backdated, same-instant, late corrections),
+and the figures they agree on are the right ones.
 
 The one test here builds both databases itself instead of running once per backend."""
 
@@ -16,15 +17,19 @@ from app.models import Status
 from app.schemas.plan_file import parse_plan_text
 from app.services.plan.bundled import bundled_plan
 from app.services.plan.importer import import_plan
+from app.services.rollups.rules import Policy
 from app.services.status.decision import StatusUpdate
 from tests.conftest import drop_database, make_client, new_database_url
 from tests.helpers import OTHER_ORG_PLAN, set_status
 from tests.rollups.helpers import (
     API,
-    BUNDLED_NOW,
     METROPOLIS,
     OTHER_ORG,
+    expected,
     get_json,
+    plan_specs,
+    shape,
+    totals,
     url,
     without,
 )
@@ -48,6 +53,23 @@ SCRIPT: list[tuple[str, str, str, float | None, datetime | None, datetime]] = [
     (OTHER_ORG, "SO1.1.1", "in_progress", 62.5, datetime(2024, 12, 1, tzinfo=UTC),
      datetime(2025, 3, 2, tzinfo=UTC)),                     # a late correction
 ]
+# Where the script leaves each plan now, worked out from the rule that the entry in effect
+# is the latest by (effective_at, recorded_at): the bundled plan's statuses are effective
+# 2020-12-31 (its as_of), the other plan's at its import, IMPORTED_AT.
+CHANGED_NOW = {
+    METROPOLIS: {
+        "L3M3D2": ("completed", None),  # 2021-01-10 is after the file's 2020-12-31
+        "L1M3D2": ("completed", None),  # the same instant as the file's, recorded later
+        # L2M5D1's cancellation is dated 2020-09-01, before the file's in_progress: it
+        # rewrites the past only, and L2M5D1 stays in_progress.
+    },
+    OTHER_ORG: {
+        # SO1.1.4 (2024-07-01) and SO1.1.1 (2024-12-01) are dated before the import: past.
+        "SO1.1.5": ("not_achieved", None),  # same instant as its in_progress, recorded later
+    },
+}
+
+
 def _build_backend(backend: str, tmp_path: Path, postgres_reason: str | None
                    ) -> tuple[str, Engine]:
     database_url = new_database_url(backend, tmp_path, postgres_reason)
@@ -96,6 +118,12 @@ def _agreement_paths() -> list[str]:
     return paths
 
 
+def _reference_now(mandate: str, plan: dict[str, Any]) -> dict[str, Any]:
+    """The figures of ``plan`` with the script's changes now in effect, in Python."""
+    structure, specs, states = plan_specs(plan)
+    return expected(structure, specs, {**states, **CHANGED_NOW[mandate]}, Policy())
+
+
 def test_sqlite_and_postgresql_give_the_same_json(tmp_path: Path,
                                                   postgres_reason: str | None) -> None:
     built: list[tuple[str, Engine]] = []
@@ -115,8 +143,18 @@ def test_sqlite_and_postgresql_give_the_same_json(tmp_path: Path,
         sqlite, postgresql = answers
         for path in sqlite:
             assert sqlite[path] == postgresql[path], path
-        # The script did move the figures.
-        assert sqlite[url(METROPOLIS)]["totals"] != BUNDLED_NOW
+        # And what they agree on is right: the plans' figures with the script applied.
+        plans = {METROPOLIS: bundled_plan().model_dump(mode="json"),
+                 OTHER_ORG: parse_plan_text(OTHER_ORG_PLAN.read_text(encoding="utf-8")
+                                            ).model_dump(mode="json")}
+        for mandate, plan in plans.items():
+            assert shape(sqlite[url(mandate)]) == _reference_now(mandate, plan), mandate
+        # By hand for the bundled plan: two more completed (L3M3D2 from not_started, L1M3D2
+        # from in_progress), 52 of 65; progress (52 + 0.5 for L2M5D1) / 65 = 0.80769.
+        assert sqlite[url(METROPOLIS)]["totals"] == totals(65, 52, 1, 6, 6, 0, 0.8, 0.8077)
+        # Mid-2020 only L3M3D2 had moved (in_progress 30%, from 2020-03-01): 0.3 / 65.
+        assert sqlite[url(METROPOLIS) + "?as_of=2020-06-30"]["totals"] == totals(
+            65, 0, 1, 64, 0, 0, 0.0, 0.0046)
     finally:
         for database_url, engine in built:
             engine.dispose()

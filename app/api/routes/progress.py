@@ -21,6 +21,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from app.api.deps import CommitBeforeResponse, IfNoneMatch, api_router, current_token
@@ -139,7 +140,8 @@ def _cache(request: Request) -> AnswerCache:
     return cache
 
 
-Build = Callable[[Session, list[Mandate]], dict[str, Any]]
+Build = Callable[[Session, list[Mandate]], BaseModel]
+"""What computes an answer: its response model (typed), dumped as sent."""
 
 
 async def _answer(request: Request, codes: list[str], params: ProgressParams,
@@ -185,13 +187,11 @@ def _etag(request: Request, versions: list[MandateVersion], resolved: tuple[str,
 
 def _compute(request: Request, codes: list[str], params: ProgressParams, build: Build,
              resolve: Callable[[MandateVersion], tuple[str, ...]]) -> CachedAnswer:
-    """Compute the answer in one read transaction, shaped by the route's response model,
-    and name it by the versions that transaction saw (the client gets the ETag of what it
-    is sent)."""
-    model = request.scope["route"].response_model
+    """Compute the answer in one read transaction, and name it by the versions that
+    transaction saw (the client gets the ETag of what it is sent)."""
     with unit_of_work(reading(request.app.state.engine)) as session:
         mandates = [get_mandate(session, code=code) for code in codes]
-        body = model.model_validate(build(session, mandates)).model_dump(exclude_unset=True)
+        body = build(session, mandates).model_dump(exclude_unset=True)
     versions = [MandateVersion(m.id or 0, m.code, m.data_version, m.created_at, m.start_date,
                                m.end_date) for m in mandates]
     if params.as_of is None:
@@ -291,7 +291,7 @@ async def progress_series(
     def span(version: MandateVersion) -> tuple[date, date]:
         return start or version.start_date, end or min(version.end_date, date.today())
 
-    def build(session: Session, found: list[Mandate]) -> dict[str, Any]:
+    def build(session: Session, found: list[Mandate]) -> SeriesOut:
         first, last = span(MandateVersion(found[0].id or 0, found[0].code, 0,
                                           found[0].created_at, found[0].start_date,
                                           found[0].end_date))

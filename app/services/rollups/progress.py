@@ -24,7 +24,14 @@ from app.models import (
     StatusChange,
 )
 from app.models.types import utcnow
-from app.schemas.api import IndicatorSummary
+from app.schemas.api import (
+    ActionLineProgressOut,
+    CompareOut,
+    IndicatorSummary,
+    MandateProgress,
+    MeasureProgressOut,
+    SeriesOut,
+)
 from app.services.indicators.attainment import DEFAULT_THRESHOLDS, Thresholds
 from app.services.indicators.service import indicator_views
 from app.services.plan.deliverables import DeliverableFilter, apply_filter
@@ -331,7 +338,8 @@ def _indicator_summaries(session: Session, mandate: Mandate, query: ProgressQuer
 
 
 def mandate_progress(session: Session, *, mandate: Mandate, query: ProgressQuery
-                     ) -> dict[str, Any]:
+                     ) -> MandateProgress:
+    """The mandate's figures, per action line and measure, per tag, and its indicators."""
     policy = policy_of(mandate)
     indicators = _indicator_summaries(session, mandate, query)
     per_measure = measure_totals(session, mandate=mandate, query=query)
@@ -353,11 +361,12 @@ def mandate_progress(session: Session, *, mandate: Mandate, query: ProgressQuery
     if query.explain:
         result["explain"] = _explain(policy, totals,
                                      [item for group in items.values() for item in group])
-    return result
+    return MandateProgress.model_validate(result)
 
 
 def action_line_progress(session: Session, *, mandate: Mandate, code: str,
-                         query: ProgressQuery) -> dict[str, Any]:
+                         query: ProgressQuery) -> ActionLineProgressOut:
+    """One action line's figures and its measures'."""
     lines, measures_of = _structure(session, mandate, code)
     line = lines[0] if lines else None
     if line is None:
@@ -372,12 +381,13 @@ def action_line_progress(session: Session, *, mandate: Mandate, code: str,
                               policy_of(mandate), query, items)
     node["indicators"] = [i for i in _indicator_summaries(session, mandate, query)
                           if i.action_line == code]
-    return {**_header(mandate, query), "policy": policy_of(mandate).as_dict(),
-            "action_line": node}
+    return ActionLineProgressOut.model_validate(
+        {**_header(mandate, query), "policy": policy_of(mandate).as_dict(), "action_line": node})
 
 
 def measure_progress(session: Session, *, mandate: Mandate, code: str, query: ProgressQuery
-                     ) -> dict[str, Any]:
+                     ) -> MeasureProgressOut:
+    """One measure's figures."""
     measure = session.execute(
         select(Measure.id, Measure.code, Measure.title, ActionLine.code.label("line"))
         .join(ActionLine, ActionLine.id == Measure.action_line_id)
@@ -395,8 +405,9 @@ def measure_progress(session: Session, *, mandate: Mandate, code: str, query: Pr
               _explained_items(session, mandate=mandate, query=scoped).get(measure.id, []))
              if query.explain else None)
     node = _node(measure.code, measure.title, totals, policy_of(mandate), query, items)
-    return {**_header(mandate, query), "policy": policy_of(mandate).as_dict(),
-            "action_line": measure.line, "measure": node}
+    return MeasureProgressOut.model_validate(
+        {**_header(mandate, query), "policy": policy_of(mandate).as_dict(),
+         "action_line": measure.line, "measure": node})
 
 
 def mandate_totals(session: Session, *, mandate: Mandate, query: ProgressQuery) -> Totals:
@@ -405,9 +416,9 @@ def mandate_totals(session: Session, *, mandate: Mandate, query: ProgressQuery) 
 
 
 def series(session: Session, *, mandate: Mandate, points: list[datetime],
-           query: ProgressQuery) -> dict[str, Any]:
+           query: ProgressQuery) -> SeriesOut:
     """Burn-up points: the mandate's totals at the end of each interval (one query each)."""
-    return {
+    return SeriesOut.model_validate({
         **_header(mandate, query),
         "policy": policy_of(mandate).as_dict(),
         "points": [
@@ -415,11 +426,11 @@ def series(session: Session, *, mandate: Mandate, points: list[datetime],
                                            query=replace(query, as_of=point)).as_dict()}
             for point in points
         ],
-    }
+    })
 
 
 def compare(session: Session, *, mandates: list[Mandate], query: ProgressQuery
-            ) -> dict[str, Any]:
+            ) -> CompareOut:
     """Several mandates' totals and action lines side by side: one aggregate each."""
     compared = []
     for mandate in mandates:
@@ -434,4 +445,4 @@ def compare(session: Session, *, mandates: list[Mandate], query: ProgressQuery
             "action_lines": [{"code": line.code, "title": line.title, "totals": total.as_dict()}
                              for line, total in zip(lines, line_totals_in_order, strict=True)],
         })
-    return {"as_of": query.as_of or utcnow(), "mandates": compared}
+    return CompareOut.model_validate({"as_of": query.as_of or utcnow(), "mandates": compared})
