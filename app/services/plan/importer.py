@@ -29,6 +29,7 @@ from app.models import (
 from app.models.types import utcnow
 from app.schemas.plan_file import PlanFile
 from app.services.indicators.service import indicator_columns, latest_values
+from app.services.lookup import find_by_code
 from app.services.status import history
 from app.services.status.history import states_as_of
 from app.services.versioning import bump_data_version
@@ -109,9 +110,7 @@ def _upsert_mandate(
 ) -> Mandate:
     spec = plan.mandate
     policy = plan.rollup_policy.model_dump()
-    mandate = session.execute(
-        select(Mandate).where(Mandate.code == spec.code)
-    ).scalar_one_or_none()
+    mandate = find_by_code(session, Mandate, code=spec.code)
     if mandate is None:
         mandate = Mandate(code=spec.code, title=spec.title, start_date=spec.start_date,
                           end_date=spec.end_date, created_at=now, updated_at=now, **policy)
