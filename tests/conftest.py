@@ -5,6 +5,11 @@ PostgreSQL tests create their own database on the server named by
 the end. Where no server answers they are skipped with the reason, unless
 ``PLANPULSE_TEST_REQUIRE_POSTGRES=1`` (as in .ci/run), which turns the skip into a failure.
 
+Hypothesis runs under the profile named by ``PLANPULSE_TEST_HYPOTHESIS_PROFILE``: ``dev``
+(the default: random examples, a few per test, remembered in .hypothesis/ to replay
+failures) or ``ci`` (as in .ci/run: derandomized, the same examples on every run, and more
+of them).
+
 The setups many test files share are fixtures here: ``metropolis`` (the bundled plan),
 ``other_org`` (tests/data/other-org-plan.yaml), ``token_secrets`` and ``tokens`` (one token per
 role, as a secret and as headers).
@@ -22,6 +27,7 @@ from typing import Any
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -42,6 +48,21 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 REQUIRE_POSTGRES = os.environ.get("PLANPULSE_TEST_REQUIRE_POSTGRES") == "1"
 BACKENDS = ["sqlite", "postgresql"]
+
+# How many examples each property test tries, and how they are chosen; what a test needs of
+# its own (no deadline, health checks it cannot meet) it says in its own @settings, which
+# leave these to the profile. "dev": random examples, 25 per test, failures remembered in
+# .hypothesis/ and tried first next time. "ci": derandomized (the same examples on every
+# run and machine, so a red CI run is red again on rerun and at a developer's desk), four
+# times as many (the two rollup properties then take about three minutes of the two
+# workers' time, and .ci/run stays under eight minutes on a 2-core machine), no example
+# database, and the @reproduce_failure line printed on failure. test_openapi_fuzz keeps
+# settings of its own: derandomized in both, and a per-operation budget over every route.
+hypothesis_settings.register_profile("dev", max_examples=25)
+hypothesis_settings.register_profile("ci", max_examples=100, derandomize=True, database=None,
+                                     print_blob=True)
+HYPOTHESIS_PROFILE = os.environ.get("PLANPULSE_TEST_HYPOTHESIS_PROFILE", "dev")
+hypothesis_settings.load_profile(HYPOTHESIS_PROFILE)
 
 
 def _postgres_admin() -> Engine:

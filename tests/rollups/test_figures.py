@@ -126,8 +126,10 @@ def test_a_mandate_policy_changes_the_figures_as_computed_by_hand(
     assert compared["mandates"][0]["totals"] == body["totals"]
 
 
+# Examples: as many as the Hypothesis profile says (tests/conftest.py). Each example imports
+# a plan of its own into the test's database, so the function-scoped fixtures are fine.
 PROPERTY_SETTINGS = settings(
-    max_examples=25, deadline=None,
+    deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 

@@ -165,7 +165,8 @@ def _known_at(step: int | None, base: datetime) -> datetime | None:
     return base + timedelta(seconds=step // 2, microseconds=500_000 * (step % 2))
 
 
-@settings(max_examples=25, deadline=None,
+# Examples: as many as the Hypothesis profile says (tests/conftest.py).
+@settings(deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(scenario=scenarios())
 def test_time_travel_equals_the_reference_rebuilt_from_history(
