@@ -60,9 +60,11 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
     )
     app.state.settings = settings
     app.state.engine = engine or engine_for(settings)
-    app.state.version_watch = VersionWatch(app.state.engine, enabled=settings.watch_versions)
+    app.state.version_watch = VersionWatch(app.state.engine, enabled=settings.watch_versions,
+                                           timeout=settings.version_read_timeout)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(progress.AnswerAgain)
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
@@ -73,12 +75,10 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    started = await app.state.version_watch.start()
     try:
         yield
     finally:
-        if started:
-            await app.state.version_watch.stop()
+        await app.state.version_watch.stop()
 
 
 def _document_problems(app: FastAPI) -> None:

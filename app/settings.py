@@ -48,9 +48,14 @@ class Settings(BaseSettings):
     """... and at most this much memory for them."""
 
     watch_versions: bool = True
-    """Remember the mandates' data versions between requests and learn of changes from
-    the database (SQLite's data_version, PostgreSQL's NOTIFY) instead of asking on every
-    progress request; false: one query per request (docs/performance.md)."""
+    """How progress requests learn the mandates' data versions: SQLite remembers them while
+    its data_version stays; PostgreSQL shares one query among the requests that arrive
+    together, on a connection of its own. False: one query per request, through the pool
+    (docs/performance.md)."""
+
+    version_read_timeout: float = Field(default=2.0, gt=0)
+    """Seconds a version read on that connection may take before the request reads
+    through the pool instead and the connection is opened again (PostgreSQL)."""
 
     attainment_on_track: float = Field(default=0.9, ge=0)
     """An indicator whose attainment ratio is at least this is on_track."""

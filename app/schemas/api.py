@@ -240,10 +240,22 @@ class Health(BaseModel):
     status: str = Field(examples=["ok"])
 
 
+class VersionReadsFailed(BaseModel):
+    since: datetime
+    reason: str
+
+
 class Readiness(BaseModel):
     status: str = Field(examples=["ready"])
     database: str
     schema_revision: str | None
+    version_reads: str = Field(
+        examples=["fresh"], description="How progress requests learn the data versions: "
+        "fresh (PostgreSQL, on the replica's own connection), pooled (that connection "
+        "failed; read through the pool while it reconnects), data_version (SQLite), "
+        "per-request (watching off).")
+    version_reads_failed: VersionReadsFailed | None = Field(
+        default=None, description="While pooled: since when, and why.")
 
 
 class BatchItemResult(BaseModel):

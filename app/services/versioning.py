@@ -26,16 +26,6 @@ from app.models.types import UTCDateTime
 
 PENDING_BUMPS = "planpulse_pending_version_bumps"
 REQUESTED_BUMPS = "planpulse_requested_version_bumps"
-BUMPED = "planpulse_bumped_versions"
-
-_local_commits = 0
-_local_commits_lock = threading.Lock()
-
-
-def local_commits() -> int:
-    """How many commits of this process have bumped a data version: what remembers
-    versions (app.version_watch) forgets them when this moves."""
-    return _local_commits
 
 
 def bump_data_version(session: Session, *, mandate_id: int) -> None:
@@ -70,28 +60,12 @@ def _bump_pending(session: Session) -> None:
         # In one order for every writer, so that two of them never wait for each other.
         rows = [{"mandate_id": mandate_id} for mandate_id in sorted(to_ask)]
         session.connection().execute(BUMP, rows[0] if len(rows) == 1 else rows)
-    if pending or requested:
-        session.info[BUMPED] = True
-
-
-@event.listens_for(Session, "after_commit")
-def _count_commit(session: Session) -> None:
-    if session.info.pop(BUMPED, False):
-        count_local_commit()
-
-
-def count_local_commit() -> None:
-    """Note a commit of this process that bumped a data version (read-your-writes)."""
-    global _local_commits
-    with _local_commits_lock:
-        _local_commits += 1
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_pending(session: Session, _previous_transaction: Any) -> None:
     session.info.pop(PENDING_BUMPS, None)
     session.info.pop(REQUESTED_BUMPS, None)
-    session.info.pop(BUMPED, None)
 
 
 @dataclass(frozen=True)

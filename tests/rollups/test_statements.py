@@ -14,8 +14,10 @@ from tests.conftest import make_client
 from tests.helpers import load, statements
 from tests.rollups.helpers import METROPOLIS, OTHER_ORG, url
 
+VERSION = ["mandate"]
+"""The data version, through the pool on SQLite (a fresh app knows none yet); PostgreSQL
+reads it on the version watcher's own connection (app/version_watch.py), not counted."""
 QUERIES = [
-    "mandate",            # its data version: a fresh app knows none yet
     "mandate",            # the mandate, in the rollup's read transaction
     "indicator", "indicator_target", "indicator_value",   # the indicators' headlines
     "action_line", "measure",                             # ... and what they link to
@@ -67,7 +69,7 @@ def test_a_cold_progress_request_costs_a_fixed_number_of_statements(
 ) -> None:
     """The bundled plan (65 deliverables, 62 indicators), the other organisation's (100
     deliverables, 3 indicators) and ten times the bundled plan (650, 620): 13 statements
-    on SQLite, 11 on PostgreSQL, the same ones for all three."""
+    on SQLite, 10 through the pool on PostgreSQL, the same ones for all three."""
     load(session, ten_times_the_bundled_plan())
     sent: dict[str, list[str]] = {}
     for mandate in (METROPOLIS, OTHER_ORG, BIG):
@@ -78,8 +80,9 @@ def test_a_cold_progress_request_costs_a_fixed_number_of_statements(
     bundled = sent[METROPOLIS]
     transactions = [s for s in bundled if s.startswith("BEGIN")]
     assert transactions == TRANSACTIONS[backend]
-    assert [_table(s) for s in bundled if not s.startswith("BEGIN")] == QUERIES, bundled
-    assert len(bundled) == {"sqlite": 13, "postgresql": 11}[backend]
+    expected = (VERSION if backend == "sqlite" else []) + QUERIES
+    assert [_table(s) for s in bundled if not s.startswith("BEGIN")] == expected, bundled
+    assert len(bundled) == {"sqlite": 13, "postgresql": 10}[backend]
     # Whatever the plan's size, the same statements (their parameters aside: an IN list
     # of the indicators' ids grows with them, in one statement).
     for mandate in (OTHER_ORG, BIG):

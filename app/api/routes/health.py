@@ -35,4 +35,9 @@ def readyz(request: Request) -> Any:
         return problem(503, "Not ready",
                        f"The database schema is at {revision}, not at {head}: run "
                        "'planpulse db upgrade'.")
-    return JSONResponse({"status": "ready", "database": "ok", "schema_revision": revision})
+    versions = request.app.state.version_watch.health()
+    return JSONResponse({
+        "status": "ready", "database": "ok", "schema_revision": revision,
+        "version_reads": versions.state,
+        **({"version_reads_failed": {"since": versions.since.isoformat(),
+                                     "reason": versions.reason}} if versions.since else {})})

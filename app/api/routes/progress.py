@@ -4,16 +4,14 @@ Every answer carries a weak ETag built on the mandate's data version; a request 
 it back in If-None-Match gets 304 without the rollup being computed again.
 
 These routes are the dashboards' polling path, so they are written to cost little when
-nothing has changed: they are coroutines whose dependencies need neither a thread nor a
-database session (a public read has no token to look up), and they learn the mandates'
-versions from app.version_watch, which asks the database only when they may have changed.
-A matching If-None-Match then gets its 304; otherwise the answer computed for those
-versions is served from the process's cache, and only a miss opens a session to compute
-it (docs/performance.md).
+nothing has changed. A request identical to one answered before is answered by
+:class:`AnswerAgain`, before routing: the mandates' versions as the database has them now
+(app.version_watch), then the 304 or the cached body. Otherwise the route parses the
+request, and only a cache miss opens a session to compute the answer (docs/performance.md).
 """
 
 import json
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -23,12 +21,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.deps import CommitBeforeResponse, IfNoneMatch, api_router, current_token
 from app.api.responses import NOT_MODIFIED
 from app.conditional import none_match, not_modified, validators, view_tag
 from app.db import reading, unit_of_work
-from app.errors import FieldError, InvalidInput, NotFound
+from app.errors import FieldError, InvalidInput, NotFound, database_trouble
 from app.models import ApiToken, Mandate, Role, Status
 from app.models.types import utcnow
 from app.schemas.api import (
@@ -131,10 +130,14 @@ def _utc_text(moment: datetime) -> str:
 
 
 def _cache(request: Request) -> AnswerCache:
-    cache: AnswerCache | None = getattr(request.app.state, "answer_cache", None)
+    return _cache_of(request.app)
+
+
+def _cache_of(app: Any) -> AnswerCache:
+    cache: AnswerCache | None = getattr(app.state, "answer_cache", None)
     if cache is None:
-        settings = request.app.state.settings
-        cache = request.app.state.answer_cache = AnswerCache(
+        settings = app.state.settings
+        cache = app.state.answer_cache = AnswerCache(
             max_entries=settings.rollup_cache_entries,
             max_bytes=settings.rollup_cache_mb * 1024 * 1024)
     return cache
@@ -203,42 +206,54 @@ def _compute(request: Request, codes: list[str], params: ProgressParams, build: 
                         tail if found else None)
 
 
-async def _answer_again(request: Request) -> Response | None:
+async def _answer_again(scope: Scope) -> Response | None:
     """The answer to a request identical to one answered before, when it needs no token
     and its mandates are still at the versions that answer was computed from: its 304 or
-    its body, without parsing the request again (it was parsed and validated when first
-    answered). None otherwise: the route answers."""
-    if (request.method != "GET" or "authorization" in request.headers
-            or not request.app.state.settings.public_read):
+    its body, without routing or parsing the request again (it was routed, parsed and
+    validated when first answered). None otherwise: the app answers."""
+    app = scope["app"]
+    if scope["method"] != "GET" or not app.state.settings.public_read:
         return None
-    answer = _cache(request).get(_request_key(request))
+    if_none_match = None
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return None
+        if name == b"if-none-match":
+            if_none_match = value.decode("latin-1")
+    answer = _cache_of(app).get((scope["path"], scope["query_string"], date.today()))
     if answer is None:
         return None
     try:
-        versions = await request.app.state.version_watch.versions(answer.codes)
-    except NotFound:
-        return None
+        versions = await app.state.version_watch.versions(answer.codes)
+    except Exception as error:
+        if isinstance(error, NotFound) or database_trouble(error) is not None:
+            return None  # the app answers: its 404, or its 503 if the database is still away
+        raise
     if tuple(versions) != answer.versions:
         return None
-    if none_match(request.headers.get("if-none-match"), answer.etag):
+    if none_match(if_none_match, answer.etag):
         return not_modified(answer.etag)
     return _serve(answer)
 
 
-class ProgressRoute(CommitBeforeResponse):
-    """A progress route that first tries :func:`_answer_again`: the dashboards' polling
-    costs little more than the framework's own work (docs/performance.md)."""
+class AnswerAgain:
+    """ASGI middleware, outermost: the dashboards' polling (a progress GET asked before,
+    nothing changed since) is answered before routing, so that it costs little more than
+    the version read (docs/performance.md)."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
 
-        async def answer(request: Request) -> Response:
-            return await _answer_again(request) or await handler(request)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            response = await _answer_again(scope)
+            if response is not None:
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
-        return answer
 
-
-router = api_router(prefix="/api/v1", tags=["progress"], route_class=ProgressRoute)
+router = api_router(prefix="/api/v1", tags=["progress"], route_class=CommitBeforeResponse)
 
 
 @router.get("/mandates/{mandate}/progress", response_model=MandateProgress,

@@ -39,7 +39,7 @@ from app.services.status.decision import (
     decide,
 )
 from app.services.status.history import record_changes
-from app.services.versioning import bump_data_version, claim_bump, count_local_commit
+from app.services.versioning import bump_data_version, claim_bump
 
 
 class NeedsTransaction(Exception):
@@ -176,7 +176,6 @@ class Autocommit:
         written = self.connection.execute(statements.APPEND_AND_BUMP, decision.parameters or {})
         if written.rowcount != 1:
             raise NeedsTransaction  # another writer came first: its path answers 412
-        count_local_commit()  # the statement was the commit
 
     def backdate(self, row: DeliverableRow, decision: Decision, now: datetime) -> State:
         raise NeedsTransaction
