@@ -56,13 +56,20 @@ def build_engine(database_url: str, *, pool_size: int = 10, max_overflow: int = 
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _begin)
         return engine
+    keepalives = {name: value for name, value in KEEPALIVES.items() if name not in url.query}
     engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow,
-                           pool_timeout=pool_timeout)
+                           pool_timeout=pool_timeout, connect_args=keepalives)
     event.listen(engine, "connect", _note_in_use)
     event.listen(engine, "checkin", _note_in_use)
     event.listen(engine, "checkout", partial(_ping_unless_just_used, engine.dialect))
     return engine
 
+
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+              "keepalives_count": 3, "tcp_user_timeout": 60_000}
+"""libpq's TCP keepalives and time-out for unacknowledged data: a connection that a
+firewall, NAT or load balancer dropped without a word is found dead in about a minute
+instead of the system's two hours. Parameters in the database URL take precedence."""
 
 PING_BYPASS_SECONDS = 0.5
 """A pooled connection returned less than this ago is not tested again before use."""
@@ -84,9 +91,9 @@ def _ping_unless_just_used(dialect: Dialect, dbapi_connection: Any, record: Any,
     try:
         dialect.do_ping(dbapi_connection)
     except dialect.loaded_dbapi.Error as error:
-        if dialect.is_disconnect(error, dbapi_connection, None):
-            raise DisconnectionError() from error  # the pool retries with a new one
-        raise
+        # Whatever the error (a terminated backend is not always reported as a disconnect),
+        # a connection that cannot answer SELECT 1 is of no use: the pool opens a new one.
+        raise DisconnectionError() from error
 
 
 @lru_cache

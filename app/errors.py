@@ -1,17 +1,22 @@
 """Domain errors and the one place that turns any error into problem+json (RFC 9457)."""
 
 import logging
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
+RETRY_AFTER_SECONDS = 1
 logger = logging.getLogger("planpulse")
 
 
@@ -195,16 +200,68 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PoolTimeout)
     async def _busy(_request: Request, _error: PoolTimeout) -> JSONResponse:
-        response = problem(503, "Service unavailable", "Every database connection of this "
-                           "server is in use; retry in a moment.")
-        response.headers["Retry-After"] = "1"
-        return response
+        return unavailable("Every database connection of this server is in use; retry in a "
+                           "moment.")
+
+    async def _database(request: Request, error: Exception) -> JSONResponse:
+        kind = database_trouble(error)
+        if kind is DatabaseTrouble.lost:
+            logger.warning("database connection lost on %s %s: %s", request.method,
+                           request.url.path, _first_line(error))
+            return unavailable("The connection to the database was lost; retry in a moment.")
+        if kind is DatabaseTrouble.collision:
+            logger.warning("write collided on %s %s: %s", request.method, request.url.path,
+                           _first_line(error))
+            return problem(409, Conflict.title, "This write collided with another one made "
+                           "at the same time and was not applied; send it again.")
+        raise error  # anything else: the 500 below
+
+    for database_error in (DBAPIError, psycopg.Error, sqlite3.Error):
+        app.add_exception_handler(database_error, _database)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
-        # The cause goes to the log, never to the caller.
+        # The cause goes to the log, never to the caller. The server closes the connection
+        # after this answer: say so, so that the client's next request opens a new one.
         logger.exception("unexpected error on %s %s", request.method, request.url.path)
-        return problem(500, "Internal server error", "The server could not complete the request.")
+        response = problem(500, "Internal server error",
+                           "The server could not complete the request.")
+        response.headers["Connection"] = "close"
+        return response
+
+
+def unavailable(detail: str) -> JSONResponse:
+    """503 with Retry-After: the request may succeed if sent again in a moment."""
+    response = problem(503, "Service unavailable", detail)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+class DatabaseTrouble(Enum):
+    lost = "lost"
+    """The connection went away (server restarted, backend terminated, network): the
+    transaction did not commit, or nobody knows whether it did."""
+    collision = "collision"
+    """A deadlock or serialization failure: the database rolled the transaction back."""
+
+
+def database_trouble(error: BaseException) -> DatabaseTrouble | None:
+    """What kind of database failure ``error`` is, if it is one a client may retry."""
+    original = error.orig if isinstance(error, DBAPIError) else error
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return DatabaseTrouble.lost
+    if isinstance(original, psycopg.errors.DeadlockDetected | psycopg.errors.SerializationFailure):
+        return DatabaseTrouble.collision
+    if isinstance(original, psycopg.OperationalError | psycopg.InterfaceError):
+        return DatabaseTrouble.lost  # the driver's own, outside SQLAlchemy (autocommit path)
+    if isinstance(original, sqlite3.OperationalError) and "locked" in str(original):
+        return DatabaseTrouble.lost  # busy for longer than the busy timeout
+    return None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error)
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _request_error(raw: dict[str, Any]) -> FieldError:

@@ -46,18 +46,19 @@ def test_a_commit_that_fails_is_an_error_and_nothing_is_stored(
     monkeypatch.undo()
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["connection"] == "close"  # the server closes it: it says so
     assert "went away" not in response.text
     assert snapshot(engine) == before
 
 
 @pytest.mark.usefixtures("metropolis")
-def test_a_direct_write_that_fails_is_an_error_and_nothing_is_stored(
+def test_a_direct_write_whose_connection_is_lost_is_a_503_and_nothing_is_stored(
     engine: Engine, backend: str, client: TestClient, editor: dict[str, str],
-    monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """PostgreSQL's direct path commits with its one write statement: that statement
-    failing (the server gone) is a 500, nothing is stored, and the connection is not
-    handed out again."""
+    failing (the server gone) is a 503 to retry, nothing is stored, and the connection is
+    not handed out again."""
     if backend != "postgresql":
         pytest.skip("PostgreSQL only: SQLite has no direct path")
     etag = _etag(client)
@@ -75,7 +76,8 @@ def test_a_direct_write_that_fails_is_an_error_and_nothing_is_stored(
     response = client.post(f"{M}/deliverables/L3M3D2/status", json={"status": "completed"},
                            headers={**editor, "If-Match": etag})
     monkeypatch.undo()
-    assert response.status_code == 500
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
     assert response.headers["content-type"] == "application/problem+json"
     assert "secret SQL" not in response.text
     assert snapshot(engine) == before

@@ -1,16 +1,18 @@
 """Dependencies shared by the routes: the session, the caller's token, roles, paging."""
 
+import logging
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.api import responses
 from app.db import Runner, driver_connection, reading, unit_of_work
-from app.errors import VERIFY_ACCESS, NotFound, Unauthorized
+from app.errors import VERIFY_ACCESS, DatabaseTrouble, NotFound, Unauthorized, database_trouble
 from app.models import Mandate, Role
 from app.services.access import tokens
 from app.services.access.tokens import Caller
@@ -20,18 +22,37 @@ from app.services.status.pipeline import Autocommit, InTransaction, NeedsTransac
 from app.settings import Settings
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+logger = logging.getLogger("planpulse")
+COLLISION_RETRIES = 2
+"""How many times a write that collided with another (deadlock, serialization failure) is
+run again before it answers 409."""
 T = TypeVar("T")
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed by :class:`CommitBeforeResponse` once the
-    route has returned, before the answer leaves; rolled back on any error."""
-    engine = request.app.state.engine
+    """One transaction per request: a write's is committed by :class:`CommitBeforeResponse`
+    once the route has returned, before the answer leaves, and rolled back on any error; a
+    read's is only ended (it has nothing to commit, and may have been retried on another
+    connection after this one was lost)."""
     if request.method in READ_METHODS:
-        engine = reading(engine)
-    with unit_of_work(engine) as session:
+        session = Session(reading(request.app.state.engine), expire_on_commit=False)
+        try:
+            yield session
+        finally:
+            end_read(session)
+        return
+    with unit_of_work(request.app.state.engine) as session:
         request.state.session = session
         yield session
+
+
+def end_read(session: Session) -> None:
+    """Close a read's session; one whose connection the database dropped is discarded
+    (a rollback on it would fail: there is nothing to roll back)."""
+    try:
+        session.close()
+    except DBAPIError:
+        session.invalidate()
 
 
 class CommitBeforeResponse(APIRoute):
@@ -44,14 +65,27 @@ class CommitBeforeResponse(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
-        async def commit_then_answer(request: Request) -> Response:
-            response = await handler(request)
-            session = getattr(request.state, "session", None)
-            if session is not None and response.status_code < 400:
-                await run_in_threadpool(session.commit)
-            return response
+        async def answer_once_more_if_the_connection_was_lost(request: Request) -> Response:
+            try:
+                return await self.answer(handler, request)
+            except Exception as error:
+                if (request.method not in READ_METHODS
+                        or database_trouble(error) is not DatabaseTrouble.lost):
+                    raise
+            # A read met a connection the database had dropped (a restart, a failover):
+            # once more, on a new one. A write is not sent again: it answers 503.
+            return await self.answer(handler, request)
 
-        return commit_then_answer
+        return answer_once_more_if_the_connection_was_lost
+
+    async def answer(self, handler: Callable[[Request], Coroutine[Any, Any, Response]],
+                     request: Request) -> Response:
+        """The route's answer, its session committed before it leaves."""
+        response = await handler(request)
+        session = getattr(request.state, "session", None)
+        if session is not None and response.status_code < 400:
+            await run_in_threadpool(session.commit)
+        return response
 
 
 def get_settings(request: Request) -> Settings:
@@ -147,8 +181,19 @@ class Access:
         engine = self.request.app.state.engine
         if read_only or self.request.method in READ_METHODS:
             engine = reading(engine)
-        with unit_of_work(engine) as session:
-            return work(InTransaction(session), self._caller(session.connection()))
+        for attempt in range(COLLISION_RETRIES + 1):
+            try:
+                with unit_of_work(engine) as session:
+                    return work(InTransaction(session), self._caller(session.connection()))
+            except DBAPIError as error:
+                # A deadlock or serialization failure rolled it all back: run it again.
+                if (attempt == COLLISION_RETRIES
+                        or database_trouble(error) is not DatabaseTrouble.collision):
+                    raise
+                logger.warning("%s %s collided with another write (%s); running it again",
+                               self.request.method, self.request.url.path,
+                               type(error.orig).__name__)
+        raise AssertionError("unreachable")
 
 
 def access(role: Role) -> Callable[[Request], Coroutine[Any, Any, Access]]:
