@@ -9,13 +9,12 @@ from fastapi import Header, Request, Response
 
 from app.api import responses
 from app.api.deps import EditorAccess, IfMatch, api_router
-from app.errors import PlanpulseError
 from app.schemas.api import BatchResult, DeliverablePublic
 from app.schemas.requests import BatchStatusIn, DeliverablePatch, StatusChangeIn
 from app.services.access import idempotency
 from app.services.access.tokens import Caller
-from app.services.lookup import get_mandate
 from app.services.plan.deliverables import DeliverableRow, etag, find_row, to_public
+from app.services.status.batch import BatchChange, apply_batch
 from app.services.status.decision import StatusUpdate
 from app.services.status.edits import edit_fields
 from app.services.status.pipeline import InTransaction, Writer, change_status
@@ -87,45 +86,13 @@ async def patch_deliverable(
     return _respond(await access.run(work))
 
 
-class BatchFailed(PlanpulseError):
-    status_code = 409
-    title = "Batch not applied"
-
-
 @router.post("/deliverables:batch-status", response_model=BatchResult,
              responses=responses.problems(409))
 async def batch_status(mandate: str, batch: BatchStatusIn, access: EditorAccess
                        ) -> dict[str, Any]:
     """Apply several status changes, all or none; the answer reports each item."""
-    return await access.run(lambda writer, caller: _apply_batch(writer, caller, mandate, batch))
-
-
-def _apply_batch(writer: InTransaction, caller: Caller, mandate: str, batch: BatchStatusIn
-                 ) -> dict[str, Any]:
-    get_mandate(writer.session, code=mandate)
-    results: list[dict[str, Any]] = []
-    failed = False
-    for item in batch.changes:
-        try:
-            outcome = change_status(
-                writer, mandate=mandate, code=item.code, if_match=item.if_match,
-                change=StatusUpdate(**item.model_dump(exclude={"code", "if_match"})),
-                actor=caller.name)
-            results.append({"code": item.code, "outcome": "applied" if outcome.changed
-                            else "unchanged", "status": 200,
-                            "etag": etag(outcome.row.deliverable)})
-        except PlanpulseError as error:
-            failed = True
-            results.append({"code": item.code, "outcome": "failed", "status": error.status_code,
-                            "detail": error.detail, **_current(error)})
-    if failed:
-        for result in results:
-            if result["outcome"] != "failed":
-                result.update(outcome="not_applied", etag=None)
-        raise BatchFailed("At least one change failed, so none was applied.",
-                          extra={"results": results})
-    return {"results": results}
-
-
-def _current(error: PlanpulseError) -> dict[str, Any]:
-    return {"current": error.extra["current"]} if "current" in error.extra else {}
+    changes = [BatchChange(item.code, item.if_match,
+                           StatusUpdate(**item.model_dump(exclude={"code", "if_match"})))
+               for item in batch.changes]
+    return {"results": await access.run(lambda writer, caller: apply_batch(
+        writer, mandate=mandate, changes=changes, actor=caller.name))}
