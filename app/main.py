@@ -9,6 +9,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from starlette.middleware.cors import CORSMiddleware
 from swagger_ui_bundle import swagger_ui_path
 
 from app import __version__
@@ -39,6 +40,13 @@ ROUTERS = [
 ]
 """Every API route comes from these routers; the access tests walk them."""
 
+# Browsers on another origin (PLANPULSE_CORS_ORIGINS): tokens travel in Authorization, never
+# in cookies, so no credentials mode.
+CORS_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "If-Match", "If-None-Match",
+                        "Idempotency-Key"]
+CORS_EXPOSED_HEADERS = ["ETag", "Location", "Idempotent-Replayed", "Retry-After"]
+
 DESCRIPTION = """
 planpulse tracks a multi-year action plan (a *mandate*: action lines → measures →
 deliverables with a status) and its indicators, and rolls progress up per measure,
@@ -65,6 +73,13 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(progress.AnswerAgain)
+    if settings.cors_origins:
+        # Added last, so outermost: the early answers (a 304 or cached body from
+        # AnswerAgain, a 413) carry the headers too, and preflights never reach routing.
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+                           allow_methods=CORS_METHODS, allow_headers=CORS_REQUEST_HEADERS,
+                           expose_headers=CORS_EXPOSED_HEADERS, allow_credentials=False,
+                           max_age=600)
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")

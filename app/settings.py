@@ -2,10 +2,13 @@
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True)
@@ -65,10 +68,46 @@ class Settings(BaseSettings):
 
     log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
 
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    """Origins (``https://host[:port]``, comma-separated) whose pages may call the API from
+    a browser; none by default, and then no CORS headers at all (docs/configuration.md)."""
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> tuple[str, ...]:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            raise ValueError("PLANPULSE_CORS_ORIGINS: a comma-separated list of origins")
+        return tuple(_origin(str(item).strip()) for item in items if str(item).strip())
+
     @property
     def thresholds(self) -> Thresholds:
         """The attainment thresholds, as the indicator rules take them."""
         return Thresholds(on_track=self.attainment_on_track, at_risk=self.attainment_at_risk)
+
+
+def _origin(text: str) -> str:
+    """``text`` as a browser sends it in ``Origin`` (lower case, no default port), or a
+    ValueError naming the setting: the middleware compares origins as plain strings."""
+    problem = f"PLANPULSE_CORS_ORIGINS: {text!r} is not an origin (scheme://host[:port])"
+    if text == "*":
+        # A page on any site could read through a visitor's browser what only the
+        # visitor's network reaches (an intranet's planpulse): name the sites instead.
+        raise ValueError(f"{problem}; '*' is refused: list the sites whose pages call the API")
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"{problem}: bad port") from None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname:
+        raise ValueError(f"{problem}: it needs http:// or https:// and a host")
+    if parts.path or parts.query or parts.fragment or "@" in parts.netloc:
+        raise ValueError(f"{problem}: no path (not even a trailing /), query or user")
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}" + ("" if port in (None, DEFAULT_PORTS[scheme]) else f":{port}")
 
 
 @lru_cache
