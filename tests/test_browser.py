@@ -4,15 +4,22 @@ uvicorn server, on SQLite and PostgreSQL.
 The page must load without a console error or a failed request, show the API's figures,
 open a drill-down from the keyboard, and show a status change made through the API after a
 reload. Screenshots go to ``test-output/browser/`` at the repository root (git-ignored).
+A page served from another origin calls the API as PLANPULSE_CORS_ORIGINS allows it: reads
+the progress and an ETag, changes a status; the same page on an origin not listed cannot read.
 
 Where Chromium or Playwright is missing the test is skipped with the reason, unless
 ``PLANPULSE_TEST_REQUIRE_BROWSER=1`` (as in .ci/run), which turns the skip into a failure.
 Playwright never downloads a browser here: it is pointed at the system's Chromium.
 """
 
+import functools
+import json
 import os
 import shutil
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +32,8 @@ from app.models import Role
 from app.reports.vocabulary import percent
 from app.services.plan.bundled import bundled_plan
 from app.services.plan.importer import import_plan
-from tests.helpers import auth, new_token
+from tests.conftest import serving
+from tests.helpers import DATA, auth, new_token
 
 CHROMIUM = os.environ.get("PLANPULSE_TEST_CHROMIUM") or shutil.which("chromium") or (
     "/usr/bin/chromium")
@@ -36,6 +44,7 @@ REQUIRE_BROWSER = os.environ.get("PLANPULSE_TEST_REQUIRE_BROWSER") == "1"
 OUTPUT = Path(__file__).resolve().parent.parent / "test-output" / "browser"
 M = "/api/v1/mandates/2018-2020"
 NOT_ACHIEVED = "\u00d7 not achieved"
+ANOTHER_ORIGIN_PAGE = DATA / "another-origin"
 
 
 def _unavailable() -> str | None:
@@ -160,3 +169,66 @@ def test_dashboard_in_chromium(engine: Engine, live_url: str, browser: Any,
     assert problems.seen == []
     assert phone_problems.seen == []
     print(f"screenshots: {screenshot} and {OUTPUT / f'phone-{backend}.png'}")
+
+
+class _QuietFiles(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def static_site(directory: Path) -> Iterator[str]:
+    """``directory`` served by Python's http.server on a port of its own: its origin."""
+    handler = functools.partial(_QuietFiles, directory=str(directory))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def _outcome(browser: Any, page_url: str) -> tuple[dict[str, Any], list[str]]:
+    """What the page's script got from the API (its #outcome), and the page's problems."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    problems = Problems(page)
+    page.goto(page_url, wait_until="load")
+    page.wait_for_selector("body[data-done]", state="attached")
+    outcome = json.loads(page.locator("#outcome").inner_text())
+    context.close()
+    return outcome, problems.seen
+
+
+def test_a_page_on_another_origin_in_chromium(engine: Engine, browser: Any) -> None:
+    with Session(engine) as session:
+        import_plan(session, plan=bundled_plan())
+        session.commit()
+    secret = new_token(engine, Role.editor, name="other-origin")
+    with static_site(ANOTHER_ORIGIN_PAGE) as allowed, static_site(ANOTHER_ORIGIN_PAGE) as other, \
+            serving(engine, cors_origins=allowed) as api:
+        before = httpx.get(f"{api}{M}/deliverables/L2M10D1").headers["etag"]
+        progress = httpx.get(f"{api}{M}/progress").json()["totals"]["progress"]
+        fragment = f"#api={api}&token={secret}&code=L2M10D1"
+
+        outcome, problems = _outcome(browser, f"{allowed}/index.html{fragment}")
+        assert "error" not in outcome, outcome
+        assert outcome["progress"]["status"] == 200
+        assert outcome["progress"]["value"] == progress
+        assert outcome["progress"]["etag"] is not None  # exposed to the script
+        assert outcome["etag"] == before
+        assert outcome["change"]["status"] == 200, outcome["change"]
+        assert outcome["change"]["body"]["status"] == "completed"
+        assert outcome["change"]["etag"] not in (None, before)
+        assert problems == []
+
+        refused, problems = _outcome(browser, f"{other}/index.html{fragment}")
+        assert "progress" not in refused
+        assert refused["error"].startswith("TypeError"), refused  # "Failed to fetch"
+        assert any("CORS policy" in problem for problem in problems), problems
+        assert httpx.get(f"{api}{M}/deliverables/L2M10D1").headers["etag"] == (
+            outcome["change"]["etag"])
