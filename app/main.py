@@ -2,7 +2,6 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -13,6 +12,7 @@ from starlette.middleware.cors import CORSMiddleware
 from swagger_ui_bundle import swagger_ui_path
 
 from app import __version__
+from app.api import openapi
 from app.api.deps import no_nul_in_path
 from app.api.routes import (
     admin,
@@ -65,6 +65,9 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
         redoc_url=None,
         dependencies=[Depends(no_nul_in_path)],
         lifespan=_lifespan,
+        generate_unique_id_function=openapi.operation_id,
+        servers=[{"url": "/", "description": "This server"}],
+        license_info={"name": "MIT", "identifier": "MIT"},
     )
     app.state.settings = settings
     app.state.engine = engine or engine_for(settings)
@@ -84,7 +87,7 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _serve_docs(app)
-    _document_problems(app)
+    openapi.install(app, routers=ROUTERS, public_read=settings.public_read)
     return app
 
 
@@ -94,24 +97,6 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await app.state.version_watch.stop()
-
-
-def _document_problems(app: FastAPI) -> None:
-    """Document error answers under application/problem+json, the type they are sent as."""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            document = build()
-            for operation in (op for path in document["paths"].values() for op in path.values()):
-                for code, answer in operation.get("responses", {}).items():
-                    content = answer.get("content", {})
-                    if code.startswith("4") and "application/json" in content:
-                        content["application/problem+json"] = content.pop("application/json")
-            app.openapi_schema = document
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _serve_docs(app: FastAPI) -> None:

@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
+from app.api.openapi import required_role
 from app.main import ROUTERS
 from app.models import ApiToken, Role
 from app.models.types import utcnow
@@ -23,14 +24,6 @@ CREDENTIALS = ["none", "malformed", "unknown", "expired", "revoked", "viewer", "
                "admin"]
 
 
-def _required_role(route: APIRoute) -> Role | None:
-    for dependency in route.dependant.dependencies:
-        role = getattr(dependency.call, "required_role", None)
-        if role is not None:
-            return role  # type: ignore[no-any-return]
-    return None
-
-
 def _routes() -> list[APIRoute]:
     routes = [route for router in ROUTERS for route in router.routes
               if isinstance(route, APIRoute)]
@@ -40,7 +33,7 @@ def _routes() -> list[APIRoute]:
 
 def test_every_route_declares_who_may_call_it() -> None:
     unguarded = [f"{sorted(route.methods)} {route.path}" for route in _routes()
-                 if _required_role(route) is None and route.path not in PUBLIC_PATHS
+                 if required_role(route) is None and route.path not in PUBLIC_PATHS
                  and route.include_in_schema]
     assert unguarded == []
 
@@ -86,7 +79,7 @@ def test_access_matrix(engine: Engine, credentials: dict[str, dict[str, str]],
         for route in _routes():
             if not route.include_in_schema:
                 continue
-            role = _required_role(route)
+            role = required_role(route)
             path = route.path.format(**SAMPLE_PATH_VALUES)
             for method in sorted(route.methods):
                 for credential in CREDENTIALS:

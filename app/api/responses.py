@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from app.schemas.api import Problem
+from app.schemas.api import ConflictProblem, Problem, StaleProblem
 
 _DESCRIPTIONS = {
     401: "No token where one is needed, or a bad, expired or revoked one",
@@ -17,9 +17,13 @@ _DESCRIPTIONS = {
 }
 
 
+_MODELS: dict[int, type[Problem]] = {409: ConflictProblem, 412: StaleProblem}
+"""Problems that carry extras of their own."""
+
+
 def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {
-        code: {"model": Problem, "description": _DESCRIPTIONS[code]}
+        code: {"model": _MODELS.get(code, Problem), "description": _DESCRIPTIONS[code]}
         for code in codes
     }
 

@@ -368,3 +368,33 @@ class Problem(BaseModel):
     detail: str
     errors: list[FieldProblem] | None = Field(
         default=None, description="With 422: every problem, each naming its field.")
+
+
+class DeliverableState(BaseModel):
+    """What a 412 shows of the deliverable as it is now, so that the client can reapply."""
+
+    code: str
+    status: Status
+    percent_complete: float | None
+    version: int
+    owner: str | None
+    due_date: date | None
+    weight: float
+    title: str
+    updated_at: datetime
+
+
+class StaleProblem(Problem):
+    """412: ``If-Match`` named a version that is no longer the current one."""
+
+    etag: str | None = Field(default=None, description="The current ETag, to send in "
+                             "If-Match once the change has been reconsidered.")
+    current: DeliverableState | None = Field(
+        default=None, description="Deliverables: the current state.")
+
+
+class ConflictProblem(Problem):
+    """409; a batch not applied lists every item's outcome."""
+
+    results: list[BatchItemResult] | None = Field(
+        default=None, description="A batch: each item, `failed` or `not_applied`.")

@@ -102,7 +102,7 @@ def _answer(request: Request, session: Session, mandate: Mandate, public: bool,
 
 
 @router.get("/badge/{mandate}.svg", response_class=Response, responses=BADGE_RESPONSES)
-def mandate_badge(mandate: MandateDep, session: SessionDep, settings: SettingsDep,
+def get_mandate_badge(mandate: MandateDep, session: SessionDep, settings: SettingsDep,
                   _reader: Reader, request: Request, label: Label = "progress",
                   if_none_match: IfNoneMatch = None) -> Response:
     """A badge with the mandate's progress, e.g. "progress | 78%"."""
@@ -112,7 +112,7 @@ def mandate_badge(mandate: MandateDep, session: SessionDep, settings: SettingsDe
 
 @router.get("/badge/{mandate}/{code}.svg", response_class=Response,
             responses=BADGE_RESPONSES)
-def action_line_badge(mandate: MandateDep, code: str, session: SessionDep,
+def get_action_line_badge(mandate: MandateDep, code: str, session: SessionDep,
                       settings: SettingsDep, _reader: Reader, request: Request,
                       label: Label = "progress", if_none_match: IfNoneMatch = None
                       ) -> Response:

@@ -65,14 +65,14 @@ def _page(request: Request, build: Callable[[], tuple[str, dict[str, Any]]]) -> 
 
 
 @router.get("/", **PAGE)
-def home(request: Request, session: SessionDep, settings: SettingsDep, _reader: Reader,
+def show_home(request: Request, session: SessionDep, settings: SettingsDep, _reader: Reader,
          params: Annotated[PageParams, Depends()]) -> Response:
     """The dashboard of the newest mandate (the bundled plan, out of the box)."""
     return _dashboard(request, session, settings, params, None)
 
 
 @router.get("/mandates/{mandate}", **PAGE)
-def mandate_dashboard(mandate: str, request: Request, session: SessionDep,
+def show_mandate_dashboard(mandate: str, request: Request, session: SessionDep,
                       settings: SettingsDep, _reader: Reader,
                       params: Annotated[PageParams, Depends()]) -> Response:
     """A mandate's dashboard: progress, burn-up chart, action lines, indicators, activity."""
@@ -99,7 +99,7 @@ def _dashboard(request: Request, session: Session, settings: Settings, params: P
 
 
 @router.get("/mandates/{mandate}/deliverables", **PAGE)
-def deliverables_page(mandate: str, request: Request, session: SessionDep,
+def show_deliverables(mandate: str, request: Request, session: SessionDep,
                       settings: SettingsDep, _reader: Reader,
                       params: Annotated[PageParams, Depends()],
                       action_line: Text = None, measure: Text = None,

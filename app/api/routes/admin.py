@@ -40,6 +40,6 @@ def revoke_token(name: str, session: SessionDep, admin: Admin) -> Response:
 
 
 @router.get("/audit", response_model=Page[AuditEntry])
-def audit_log(session: SessionDep, _admin: Admin, paging: PagingDep) -> dict[str, Any]:
+def get_audit_log(session: SessionDep, _admin: Admin, paging: PagingDep) -> dict[str, Any]:
     """Admin actions (imports, token changes, structure edits), newest first."""
     return audit.events(session, page=paging).as_dict()

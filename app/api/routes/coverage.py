@@ -35,24 +35,24 @@ def _naming(key: str, message: str) -> str:
 
 
 @router.get("/coverage", response_model=Report)
-def coverage(
+def get_coverage(
     mandate: MandateDep, session: SessionDep, _reader: Reader, request: Request,
     as_of: Annotated[date | None, Query(
         description="The date overdue, staleness and ended periods are judged at. "
         "Default: today.")] = None,
     rule: Annotated[list[str] | None, Query(
         description="ID:SEVERITY or FAMILY:SEVERITY (error, warning, off); repeatable.",
-        examples=["deliverable.evidence-missing:error"])] = None,
+        examples=[["deliverable.evidence-missing:error"]])] = None,
     stale_after_days: Annotated[int | None, Query(
         description="Days without a status change after which an open deliverable is "
         "stale (default 90).")] = None,
     theme: Annotated[list[str] | None, Query(
         description="TAG:SHARE, the minimum share (0..1) of action lines with a "
-        "deliverable so tagged; repeatable.", examples=["gender:0.5"])] = None,
+        "deliverable so tagged; repeatable.", examples=[["gender:0.5"]])] = None,
     threshold: Annotated[list[str] | None, Query(
         description="NAME:MINIMUM (0..1), NAME one of mandate-progress, "
         "mandate-completion-rate, action-line-progress, action-line-completion-rate; "
-        "repeatable.", examples=["mandate-progress:0.8"])] = None,
+        "repeatable.", examples=[["mandate-progress:0.8"]])] = None,
     thresholds_when: Annotated[ThresholdsWhen | None, Query(
         description="always, or closed: thresholds only once the mandate has ended.")
     ] = None,

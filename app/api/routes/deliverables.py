@@ -37,7 +37,7 @@ def list_deliverables(
 
 
 @router.get("/{code}", response_model=DeliverablePublic)
-def get_one(
+def get_deliverable(
     mandate: str, code: str, session: SessionDep, _reader: Reader, response: Response
 ) -> DeliverablePublic:
     """One deliverable; its `ETag` is what a write sends back in `If-Match`."""
@@ -47,7 +47,7 @@ def get_one(
 
 
 @router.get("/{code}/history", response_model=Page[StatusChangePublic])
-def get_history(
+def get_deliverable_history(
     mandate: MandateDep, code: str, session: SessionDep, _reader: Reader, paging: PagingDep
 ) -> dict[str, Any]:
     """The deliverable's status changes, newest first."""

@@ -15,13 +15,13 @@ router = api_router(tags=["health"])
 
 
 @router.get("/healthz", response_model=Health)
-async def healthz() -> dict[str, Any]:
+async def check_health() -> dict[str, Any]:
     """The process answers."""
     return {"status": "ok"}
 
 
 @router.get("/readyz", response_model=Readiness, responses={503: {"description": "Not ready"}})
-def readyz(request: Request) -> Any:
+def check_readiness(request: Request) -> Any:
     """The database answers and its schema is at the head revision."""
     engine = request.app.state.engine
     try:

@@ -65,7 +65,7 @@ def get_indicator(mandate: MandateDep, code: str, session: SessionDep,
 
 
 @router.get("/{code}/history", response_model=list[IndicatorValueOut])
-def indicator_history(mandate: MandateDep, code: str, session: SessionDep,
+def get_indicator_history(mandate: MandateDep, code: str, session: SessionDep,
                       _reader: Reader) -> list[IndicatorValueOut]:
     """Every value recorded, newest first; superseded ones are marked."""
     indicator = get_by_code(session, Indicator, mandate=mandate, code=code)
@@ -73,7 +73,7 @@ def indicator_history(mandate: MandateDep, code: str, session: SessionDep,
 
 
 @router.post("/{code}/values", response_model=IndicatorOut, responses=responses.WRITE)
-def record_value(mandate: MandateDep, code: str, body: IndicatorValueIn,
+def record_indicator_value(mandate: MandateDep, code: str, body: IndicatorValueIn,
                  session: SessionDep, settings: SettingsDep, token: Editor,
                  if_match: IfMatch = None) -> Response:
     """Record a value for a period; it supersedes an earlier one for that period."""

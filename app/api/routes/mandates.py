@@ -49,7 +49,7 @@ def get_mandate_tree(mandate: MandateDep, session: SessionDep, _reader: Reader) 
 
 
 @router.get("/{mandate}/activity", response_model=Page[ActivityEntry])
-def get_activity(
+def get_mandate_activity(
     mandate: MandateDep,
     session: SessionDep,
     _reader: Reader,
@@ -69,7 +69,7 @@ def get_activity(
     responses={200: {"content": {"application/json": {}, "application/yaml": {}},
                      "description": "The plan file; YAML with `Accept: application/yaml`."}},
 )
-def get_plan(
+def export_mandate_plan(
     mandate: MandateDep, session: SessionDep, _reader: Reader, request: Request
 ) -> Response:
     """The mandate as a plan file, ready to edit and import again."""
@@ -98,7 +98,7 @@ async def raw_body(request: Request) -> bytes:
         }
     },
 )
-def put_plan(
+def import_mandate_plan(
     mandate: str, request: Request, body: Annotated[bytes, Depends(raw_body)],
     session: SessionDep, admin: Admin,
     prune: Annotated[bool, Query(description="Delete what the file no longer lists.")] = False,

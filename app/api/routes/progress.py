@@ -258,7 +258,7 @@ router = api_router(prefix="/api/v1", tags=["progress"], route_class=CommitBefor
 
 @router.get("/mandates/{mandate}/progress", response_model=MandateProgress,
             responses=NOT_MODIFIED)
-async def mandate_progress(mandate: str, _reader: Reader, params: ParamsDep, request: Request,
+async def get_mandate_progress(mandate: str, _reader: Reader, params: ParamsDep, request: Request,
                            if_none_match: IfNoneMatch = None) -> Response:
     """Counts, completion rate and weighted progress of the mandate, per action line and
     measure, and per tag (formulas in docs/rollups.md)."""
@@ -269,7 +269,7 @@ async def mandate_progress(mandate: str, _reader: Reader, params: ParamsDep, req
 
 @router.get("/mandates/{mandate}/action-lines/{code}/progress",
             response_model=ActionLineProgressOut, responses=NOT_MODIFIED)
-async def action_line_progress(mandate: str, code: str, _reader: Reader, params: ParamsDep,
+async def get_action_line_progress(mandate: str, code: str, _reader: Reader, params: ParamsDep,
                                request: Request, if_none_match: IfNoneMatch = None
                                ) -> Response:
     """One action line's figures and its measures'."""
@@ -281,7 +281,7 @@ async def action_line_progress(mandate: str, code: str, _reader: Reader, params:
 
 @router.get("/mandates/{mandate}/measures/{code}/progress",
             response_model=MeasureProgressOut, responses=NOT_MODIFIED)
-async def measure_progress(mandate: str, code: str, _reader: Reader, params: ParamsDep,
+async def get_measure_progress(mandate: str, code: str, _reader: Reader, params: ParamsDep,
                            request: Request, if_none_match: IfNoneMatch = None) -> Response:
     """One measure's figures."""
     return await _answer(request, [mandate], params, if_none_match,
@@ -292,7 +292,7 @@ async def measure_progress(mandate: str, code: str, _reader: Reader, params: Par
 
 @router.get("/mandates/{mandate}/progress/series", response_model=SeriesOut,
             responses=NOT_MODIFIED)
-async def progress_series(
+async def get_progress_series(
     mandate: str, _reader: Reader, params: ParamsDep, request: Request,
     start: Annotated[date | None, Query(alias="from", description="Default: the mandate's "
                                         "start.")] = None,

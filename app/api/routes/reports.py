@@ -22,7 +22,7 @@ DOWNLOADS = {ReportFormat.csv, ReportFormat.xlsx}
 
 
 @router.get("/report", response_class=Response, responses=REPORT_RESPONSES)
-def get_report(
+def get_mandate_report(
     mandate: MandateDep, session: SessionDep, settings: SettingsDep, _reader: Reader,
     request: Request,
     fmt: Annotated[ReportFormat, Query(alias="format", description="md, csv, xlsx or html."

@@ -44,7 +44,7 @@ def _respond(answer: Answer) -> Response:
 
 @router.post("/deliverables/{code}/status", response_model=DeliverablePublic,
              responses=WRITE_RESPONSES)
-async def post_status(
+async def change_deliverable_status(
     mandate: str, code: str, change: StatusChangeIn, request: Request, access: EditorAccess,
     if_match: IfMatch = None, idempotency_key: IdempotencyKey = None,
 ) -> Response:
@@ -71,7 +71,7 @@ async def post_status(
 
 @router.patch("/deliverables/{code}", response_model=DeliverablePublic,
               responses=WRITE_RESPONSES)
-async def patch_deliverable(
+async def edit_deliverable(
     mandate: str, code: str, patch: DeliverablePatch, access: EditorAccess,
     if_match: IfMatch = None,
 ) -> Response:
@@ -88,7 +88,7 @@ async def patch_deliverable(
 
 @router.post("/deliverables:batch-status", response_model=BatchResult,
              responses=responses.problems(409))
-async def batch_status(mandate: str, batch: BatchStatusIn, access: EditorAccess
+async def change_deliverable_statuses(mandate: str, batch: BatchStatusIn, access: EditorAccess
                        ) -> dict[str, Any]:
     """Apply several status changes, all or none; the answer reports each item."""
     changes = [BatchChange(item.code, item.if_match,
