@@ -7,6 +7,7 @@ operation's security (from the role its route requires), and the response header
 client needs (``ETag``, ``Idempotent-Replayed``).
 """
 
+import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -92,9 +93,15 @@ def _problems_as_problem_json(operation: dict[str, Any]) -> None:
 
 
 def _declare_headers(operation: dict[str, Any]) -> None:
+    answers = operation.get("responses", {})
+    for parameter in operation.get("parameters", []):
+        if parameter.get("in") == "header" and parameter["name"].lower() == "if-match" \
+                and "428" in answers:
+            # Optional in the route only so that a missing one answers 428, not 422.
+            parameter["required"] = True
+            parameter["schema"] = {"type": "string", "title": "If-Match"}
     parameters = {parameter["name"].lower() for parameter in operation.get("parameters", [])
                   if parameter.get("in") == "header"}
-    answers = operation.get("responses", {})
     tagged = ("if-match" in parameters or "if-none-match" in parameters or "304" in answers
               or operation["operationId"] in SENDS_ETAG)
     for code, answer in answers.items():
@@ -130,3 +137,15 @@ def _dependants(dependant: Dependant) -> Iterator[Dependant]:
     for dependency in dependant.dependencies:
         yield dependency
         yield from _dependants(dependency)
+
+
+def published_document() -> dict[str, Any]:
+    """The document an app with the default settings serves at /openapi.json."""
+    from app.main import create_app  # here: app.main imports this module
+    from app.settings import Settings
+
+    return create_app(settings=Settings(database_url="sqlite://")).openapi()
+
+
+if __name__ == "__main__":
+    print(json.dumps(published_document(), indent=2))

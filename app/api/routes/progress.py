@@ -237,9 +237,9 @@ async def _answer_again(scope: Scope) -> Response | None:
 
 
 class AnswerAgain:
-    """ASGI middleware, outermost: the dashboards' polling (a progress GET asked before,
-    nothing changed since) is answered before routing, so that it costs little more than
-    the version read (docs/performance.md)."""
+    """ASGI middleware, outside routing (only CORS wraps it): the dashboards' polling (a
+    progress GET asked before, nothing changed since) is answered before routing, so that
+    it costs little more than the version read (docs/performance.md)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
