@@ -794,9 +794,9 @@ export interface components {
             code: string;
             /**
              * Outcome
-             * @description applied, unchanged, failed or not_applied
+             * @enum {string}
              */
-            outcome: string;
+            outcome: "applied" | "unchanged" | "failed" | "not_applied";
             /**
              * Status
              * @description The HTTP status this item alone would have had.
@@ -806,6 +806,8 @@ export interface components {
             etag?: string | null;
             /** Detail */
             detail?: string | null;
+            /** @description A failed item's deliverable as it is now (412). */
+            current?: components["schemas"]["DeliverableState"] | null;
         };
         /** BatchResult */
         BatchResult: {

@@ -1,7 +1,7 @@
 """Shapes of the API's answers (the plan file has its own module)."""
 
 from datetime import date, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -258,12 +258,28 @@ class Readiness(BaseModel):
         default=None, description="While pooled: since when, and why.")
 
 
+class DeliverableState(BaseModel):
+    """What a 412 shows of the deliverable as it is now, so that the client can reapply."""
+
+    code: str
+    status: Status
+    percent_complete: float | None
+    version: int
+    owner: str | None
+    due_date: date | None
+    weight: float
+    title: str
+    updated_at: datetime
+
+
 class BatchItemResult(BaseModel):
     code: str
-    outcome: str = Field(description="applied, unchanged, failed or not_applied")
+    outcome: Literal["applied", "unchanged", "failed", "not_applied"]
     status: int = Field(description="The HTTP status this item alone would have had.")
     etag: str | None = None
     detail: str | None = None
+    current: DeliverableState | None = Field(
+        default=None, description="A failed item's deliverable as it is now (412).")
 
 
 class BatchResult(BaseModel):
@@ -368,20 +384,6 @@ class Problem(BaseModel):
     detail: str
     errors: list[FieldProblem] | None = Field(
         default=None, description="With 422: every problem, each naming its field.")
-
-
-class DeliverableState(BaseModel):
-    """What a 412 shows of the deliverable as it is now, so that the client can reapply."""
-
-    code: str
-    status: Status
-    percent_complete: float | None
-    version: int
-    owner: str | None
-    due_date: date | None
-    weight: float
-    title: str
-    updated_at: datetime
 
 
 class StaleProblem(Problem):
