@@ -7,7 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
+from app import migrate
 from app.bench.run import bench
 from app.coverage.cli import check
 from app.db import get_engine, unit_of_work
@@ -18,6 +21,7 @@ from app.schemas.plan_file import parse_plan_text
 from app.services.access import audit, tokens
 from app.services.plan.exporter import dump_yaml, export_plan, to_json_ready
 from app.services.plan.importer import ImportReport, import_plan
+from app.settings import Settings, get_settings
 
 app = typer.Typer(help="planpulse: action-plan KPI tracking.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
@@ -42,6 +46,42 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _database() -> Engine:
+    """The engine of the database that holds the plans, once its schema is found at head.
+
+    Every command that reads or writes plans or tokens goes through here. None of them
+    creates or migrates a database (``serve`` and ``db upgrade`` do): where the database,
+    or its schema, is not what this version expects, the command says which database it
+    opened and how to point it elsewhere, and exits 2 having written nothing."""
+    url = get_settings().database_url
+    try:
+        state = migrate.schema_state(url)
+    except DBAPIError as error:
+        raise _fail(f"planpulse: cannot open the database {migrate.database_name(url)}: "
+                    f"{str(error.orig).strip().splitlines()[0]}\n{_WHERE}",
+                    EXIT_UNUSABLE_INPUT) from None
+    if state.at_head:
+        return get_engine()
+    if not state.found:
+        problem = f"there is no database at {state.database}; none was created"
+    elif state.revision is None:
+        problem = f"the database {state.database} has no planpulse schema"
+    elif migrate.is_known_revision(state.revision):
+        problem = (f"the database {state.database} has the schema of revision "
+                   f"{state.revision}, older than this version's {migrate.head_revision()}")
+    else:
+        problem = (f"the database {state.database} has the schema of revision "
+                   f"{state.revision}, which this version does not know (a newer planpulse "
+                   "migrated it)")
+    if url == Settings.model_fields["database_url"].default:
+        problem += f" (the default, {url}, is relative to the current directory)"
+    raise _fail(f"planpulse: {problem}.\n{_WHERE}", EXIT_UNUSABLE_INPUT)
+
+
+_WHERE = ("Set PLANPULSE_DATABASE_URL to the database to use, or run 'planpulse db upgrade' "
+          "to create or upgrade the schema there.")
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -50,9 +90,8 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
 ) -> None:
     """Migrate the database to head, load the bundled plan into an empty one, and serve."""
-    from app import migrate, serving
+    from app import serving
     from app.services.plan.bundled import load_bundled_plan_if_empty
-    from app.settings import get_settings
 
     engine = get_engine()
     # Replicas starting together take turns: one migrates and loads, the others find it done.
@@ -71,8 +110,6 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Upgrade the database schema (to head by default)."""
-    from app import migrate
-
     migrate.upgrade(revision=revision)
     typer.echo(f"database at revision {migrate.current_revision(get_engine())}")
 
@@ -81,8 +118,6 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 def db_downgrade(revision: Annotated[str, typer.Argument(help="Target, e.g. base or -1.")]
                  ) -> None:
     """Downgrade the database schema to REVISION."""
-    from app import migrate
-
     migrate.downgrade(revision)
     typer.echo(f"database at revision {migrate.current_revision(get_engine()) or 'base'}")
 
@@ -103,7 +138,7 @@ def import_command(
         lines = "\n".join(f"  {line}" for line in error.lines())
         raise _fail(f"{file}: {error.detail}; nothing was written:\n{lines}",
                     EXIT_UNUSABLE_INPUT) from None
-    with unit_of_work() as session:
+    with unit_of_work(_database()) as session:
         report = import_plan(session, plan=plan, prune=prune)
         if report.changed:
             audit.record(session, actor=CLI_ACTOR, action="plan.import", target=report.mandate,
@@ -140,7 +175,7 @@ def export_command(
 ) -> None:
     """Write a mandate's plan file to stdout."""
     try:
-        with unit_of_work() as session:
+        with unit_of_work(_database()) as session:
             plan = export_plan(session, mandate_code=mandate)
     except PlanpulseError as error:
         raise _fail(error.detail) from None
@@ -159,7 +194,7 @@ def token_create(
 ) -> None:
     """Create a token and print it, alone, on stdout. It is not shown again."""
     try:
-        with unit_of_work() as session:
+        with unit_of_work(_database()) as session:
             token, secret = tokens.create_token(session, name=name, role=role,
                                                 expires_in_days=expires_in)
             audit.record(session, actor=CLI_ACTOR, action="token.create", target=name,
@@ -172,7 +207,7 @@ def token_create(
 @token_app.command("list")
 def token_list() -> None:
     """List tokens (never their secrets)."""
-    with unit_of_work() as session:
+    with unit_of_work(_database()) as session:
         for token in tokens.list_tokens(session):
             state = ("revoked" if token.revoked_at else
                      f"expires {token.expires_at:%Y-%m-%d}" if token.expires_at else "active")
@@ -183,7 +218,7 @@ def token_list() -> None:
 def token_revoke(name: Annotated[str, typer.Argument()]) -> None:
     """Revoke a token by name; requests with it get 401 from then on."""
     try:
-        with unit_of_work() as session:
+        with unit_of_work(_database()) as session:
             tokens.revoke_token(session, name=name)
             audit.record(session, actor=CLI_ACTOR, action="token.revoke", target=name)
     except PlanpulseError as error:
@@ -208,7 +243,6 @@ def report_command(
     from app.reports.render import render
     from app.services.lookup import get_mandate
     from app.services.periods import parse_instant
-    from app.settings import get_settings
 
     if format == ReportFormat.xlsx and output is None and sys.stdout.isatty():
         raise _fail("an xlsx workbook is binary: send it to a file with --output FILE.xlsx",
@@ -219,7 +253,7 @@ def report_command(
     except InvalidInput as error:
         raise _fail("; ".join(error.lines()), EXIT_UNUSABLE_INPUT) from None
     try:
-        with unit_of_work() as session:
+        with unit_of_work(_database()) as session:
             report = build_report(
                 session, mandate=get_mandate(session, code=mandate), as_of=moment,
                 thresholds=settings.thresholds)
