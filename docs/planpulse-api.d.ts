@@ -2088,7 +2088,7 @@ export interface components {
         };
         /**
          * PolicySpec
-         * @description How this mandate's progress is rolled up (defaults: CONTRACT.md's rules).
+         * @description How this mandate's progress is rolled up (defaults: the rules of docs/rollups.md).
          */
         PolicySpec: {
             /**

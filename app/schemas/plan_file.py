@@ -169,7 +169,7 @@ class IndicatorSpec(_Strict):
 
 
 class PolicySpec(_Strict):
-    """How this mandate's progress is rolled up (defaults: CONTRACT.md's rules)."""
+    """How this mandate's progress is rolled up (defaults: the rules of docs/rollups.md)."""
 
     in_progress_credit: Annotated[float, Field(ge=0, le=1)] = 0.5
     not_achieved_counts: bool = True

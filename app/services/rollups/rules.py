@@ -46,7 +46,7 @@ SCORE_RULE = ("completed = 1; in_progress = percent_complete/100, or the policy'
 
 @dataclass(frozen=True)
 class Policy:
-    """A mandate's rollup policy (CONTRACT.md's rules are the defaults)."""
+    """A mandate's rollup policy (the defaults are the rules of docs/rollups.md)."""
 
     in_progress_credit: float = 0.5
     """The score of an in_progress deliverable whose percent_complete is not set."""
