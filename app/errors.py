@@ -2,7 +2,7 @@
 
 import logging
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -10,12 +10,15 @@ from typing import Any
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
+REALM = "planpulse"
+INVALID_TOKEN = "invalid_token"
+INVALID_REQUEST = "invalid_request"
 RETRY_AFTER_SECONDS = 1
 logger = logging.getLogger("planpulse")
 
@@ -46,8 +49,19 @@ class NotFound(PlanpulseError):
 
 
 class Unauthorized(PlanpulseError):
+    """No token, or one that cannot be used; answered with ``WWW-Authenticate: Bearer``
+    (RFC 6750), whose ``error`` says why a token sent was refused."""
+
     status_code = 401
     title = "Unauthorized"
+
+    def __init__(self, detail: str, *, error: str | None = None) -> None:
+        super().__init__(detail)
+        self.error = error
+
+    def challenge(self) -> str:
+        reason = f', error="{self.error}"' if self.error else ""
+        return f'Bearer realm="{REALM}"{reason}'
 
 
 class Forbidden(PlanpulseError):
@@ -145,11 +159,30 @@ VERIFY_ACCESS = "planpulse_verify_access"
 check, for the answers given before the work: an unreadable request."""
 
 
+ERROR_PAGE = "error_page"
+"""A route with this attribute (the dashboard's pages, app/web/pages.py) answers its errors
+through it: ``route.error_page(request, problem)`` is the answer the client gets instead of
+the problem+json ``problem`` (an HTML page, unless the client asked for JSON)."""
+
+
+def _for_the_client(handler: Callable[[Request, Any], Awaitable[Response]]
+                    ) -> Callable[[Request, Any], Awaitable[Response]]:
+    async def answer(request: Request, error: Any) -> Response:
+        response = await handler(request, error)
+        render = getattr(request.scope.get("route"), ERROR_PAGE, None)
+        return response if render is None else render(request, response)  # type: ignore[no-any-return]
+
+    return answer
+
+
 def domain_problem(error: "PlanpulseError") -> JSONResponse:
     extra = dict(error.extra)
     if isinstance(error, InvalidInput):
         extra["errors"] = [{"path": e.path, "message": e.message} for e in error.errors]
-    return problem(error.status_code, error.title, error.detail, **extra)
+    response = problem(error.status_code, error.title, error.detail, **extra)
+    if isinstance(error, Unauthorized):
+        response.headers["WWW-Authenticate"] = error.challenge()
+    return response
 
 
 async def _refused(request: Request) -> JSONResponse | None:
@@ -228,6 +261,10 @@ def install_error_handlers(app: FastAPI) -> None:
                            "The server could not complete the request.")
         response.headers["Connection"] = "close"
         return response
+
+    # Every answer above, as the route answers its errors (an HTML page for a page's).
+    for kind, handler in list(app.exception_handlers.items()):
+        app.exception_handlers[kind] = _for_the_client(handler)
 
 
 def unavailable(detail: str) -> JSONResponse:

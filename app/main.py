@@ -27,6 +27,7 @@ from app.api.routes import (
 )
 from app.db import engine_for
 from app.errors import install_error_handlers
+from app.head import HeadAsGet
 from app.limits import BodySizeLimit
 from app.settings import Settings, get_settings
 from app.version_watch import VersionWatch
@@ -76,6 +77,7 @@ def create_app(*, settings: Settings | None = None, engine: Engine | None = None
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(progress.AnswerAgain)
+    app.add_middleware(HeadAsGet)  # outside AnswerAgain: its early answers too
     if settings.cors_origins:
         # Added last, so outermost: the early answers (a 304 or cached body from
         # AnswerAgain, a 413) carry the headers too, and preflights never reach routing.

@@ -451,7 +451,7 @@ export interface paths {
         };
         /**
          * List Tokens
-         * @description Every token, without its secret.
+         * @description Every token, by name, without its secret.
          *
          *     Needs a token with the admin role.
          */
@@ -1575,6 +1575,20 @@ export interface components {
             /** Offset */
             offset: number;
         };
+        /** Page[TokenPublic] */
+        Page_TokenPublic_: {
+            /** Data */
+            data: components["schemas"]["TokenPublic"][];
+            /**
+             * Count
+             * @description How many items match, across all pages.
+             */
+            count: number;
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+        };
         /**
          * Part
          * @enum {string}
@@ -2250,7 +2264,12 @@ export interface operations {
     };
     list_mandates: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Items per page (default: as many as a page may hold). */
+                limit?: number;
+                /** @description Items to skip. */
+                offset?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -3620,7 +3639,12 @@ export interface operations {
     };
     list_indicators: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Items per page (default: as many as a page may hold). */
+                limit?: number;
+                /** @description Items to skip. */
+                offset?: number;
+            };
             header?: {
                 /** @description An ETag from an earlier answer: 304 while it is still current. */
                 "if-none-match"?: string | null;
@@ -4223,7 +4247,12 @@ export interface operations {
     };
     list_tokens: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Items per page (default: as many as a page may hold). */
+                limit?: number;
+                /** @description Items to skip. */
+                offset?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -4236,7 +4265,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TokenPublic"][];
+                    "application/json": components["schemas"]["Page_TokenPublic_"];
                 };
             };
             /** @description No token where one is needed, or a bad, expired or revoked one */
@@ -4615,49 +4644,54 @@ export interface operations {
                     "text/html": string;
                 };
             };
-            /** @description No token where one is needed, or a bad, expired or revoked one */
+            /** @description No token where one is needed, or a bad, expired or revoked one; an HTML page, or problem+json when the client asks for JSON */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/html": components["schemas"]["Problem"];
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token's role is too low */
+            /** @description The token's role is too low; an HTML page, or problem+json when the client asks for JSON */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/html": components["schemas"]["Problem"];
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown mandate, code or name */
+            /** @description Unknown mandate, code or name; an HTML page, or problem+json when the client asks for JSON */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/html": components["schemas"]["Problem"];
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body larger than the limit */
+            /** @description Body larger than the limit; an HTML page, or problem+json when the client asks for JSON */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/html": components["schemas"]["Problem"];
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input; `errors` names every field */
+            /** @description Invalid input; `errors` names every field; an HTML page, or problem+json when the client asks for JSON */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/html": components["schemas"]["Problem"];
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4689,49 +4723,54 @@ export interface operations {
                     "text/html": string;
                 };
             };
-            /** @description No token where one is needed, or a bad, expired or revoked one */
+            /** @description No token where one is needed, or a bad, expired or revoked one; an HTML page, or problem+json when the client asks for JSON */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/html": components["schemas"]["Problem"];
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token's role is too low */
+            /** @description The token's role is too low; an HTML page, or problem+json when the client asks for JSON */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/html": components["schemas"]["Problem"];
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown mandate, code or name */
+            /** @description Unknown mandate, code or name; an HTML page, or problem+json when the client asks for JSON */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/html": components["schemas"]["Problem"];
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body larger than the limit */
+            /** @description Body larger than the limit; an HTML page, or problem+json when the client asks for JSON */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/html": components["schemas"]["Problem"];
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input; `errors` names every field */
+            /** @description Invalid input; `errors` names every field; an HTML page, or problem+json when the client asks for JSON */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/html": components["schemas"]["Problem"];
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4767,49 +4806,54 @@ export interface operations {
                     "text/html": string;
                 };
             };
-            /** @description No token where one is needed, or a bad, expired or revoked one */
+            /** @description No token where one is needed, or a bad, expired or revoked one; an HTML page, or problem+json when the client asks for JSON */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/html": components["schemas"]["Problem"];
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token's role is too low */
+            /** @description The token's role is too low; an HTML page, or problem+json when the client asks for JSON */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/html": components["schemas"]["Problem"];
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown mandate, code or name */
+            /** @description Unknown mandate, code or name; an HTML page, or problem+json when the client asks for JSON */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/html": components["schemas"]["Problem"];
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body larger than the limit */
+            /** @description Body larger than the limit; an HTML page, or problem+json when the client asks for JSON */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/html": components["schemas"]["Problem"];
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid input; `errors` names every field */
+            /** @description Invalid input; `errors` names every field; an HTML page, or problem+json when the client asks for JSON */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/html": components["schemas"]["Problem"];
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };

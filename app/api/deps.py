@@ -12,7 +12,14 @@ from sqlalchemy.orm import Session
 
 from app.api import responses
 from app.db import Runner, driver_connection, reading, unit_of_work
-from app.errors import VERIFY_ACCESS, DatabaseTrouble, NotFound, Unauthorized, database_trouble
+from app.errors import (
+    INVALID_REQUEST,
+    VERIFY_ACCESS,
+    DatabaseTrouble,
+    NotFound,
+    Unauthorized,
+    database_trouble,
+)
 from app.models import Mandate, Role
 from app.services.access import tokens
 from app.services.access.tokens import Caller
@@ -106,7 +113,8 @@ def bearer_secret(request: Request) -> str | None:
         return None
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
-        raise Unauthorized("Send the token as 'Authorization: Bearer <token>'.")
+        raise Unauthorized("Send the token as 'Authorization: Bearer <token>'.",
+                           error=INVALID_REQUEST)
     return secret.strip()
 
 
@@ -225,16 +233,28 @@ MandateDep = Annotated[Mandate, Depends(mandate_from_path)]
 
 
 MAX_OFFSET = 1_000_000_000
+MAX_LIMIT = 500
 
 
 def paging(
-    limit: Annotated[int, Query(ge=1, le=500, description="Items per page.")] = 50,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")] = 0,
+) -> PageRequest:
+    return PageRequest(limit=limit, offset=offset)
+
+
+def whole_paging(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page (default: "
+                                "as many as a page may hold).")] = MAX_LIMIT,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")] = 0,
 ) -> PageRequest:
     return PageRequest(limit=limit, offset=offset)
 
 
 PagingDep = Annotated[PageRequest, Depends(paging)]
+WholePagingDep = Annotated[PageRequest, Depends(whole_paging)]
+"""The paging of the lists that answered every item before they took ``limit``
+(mandates, indicators, tokens): a client that sends no ``limit`` still gets them all."""
 
 
 async def no_nul_in_path(request: Request) -> None:

@@ -5,6 +5,7 @@ Reads, like the API's: anyone while ``PLANPULSE_PUBLIC_READ`` is true, else a vi
 any other client gets problem+json, as from the API.
 """
 
+import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -12,8 +13,9 @@ from fastapi import Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from app.api.deps import Reader, SessionDep, SettingsDep, api_router
-from app.errors import InvalidInput, PlanpulseError
+from app.api import responses
+from app.api.deps import CommitBeforeResponse, Reader, SessionDep, SettingsDep, api_router
+from app.errors import PROBLEM_JSON
 from app.models.types import utcnow
 from app.schemas.text import CleanText
 from app.services.lookup import get_mandate
@@ -21,10 +23,65 @@ from app.settings import Settings
 from app.web import views
 from app.web.templating import templates
 
-router = api_router(tags=["pages"])
+JSON_TYPES = ("application/json", PROBLEM_JSON)
 
+
+def _quality(request: Request) -> dict[str, float]:
+    """Each media type the Accept header names, with its q."""
+    named: dict[str, float] = {}
+    for part in request.headers.get("accept", "").split(","):
+        media, *params = (piece.strip() for piece in part.split(";"))
+        weight = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        if media:
+            named[media.lower()] = max(weight, named.get(media.lower(), 0.0))
+    return named
+
+
+def wants_html(request: Request) -> bool:
+    """A browser (text/html named, and no JSON type preferred to it); any other client
+    gets problem+json, as from the API."""
+    named = _quality(request)
+    html = named.get("text/html", 0.0)
+    return html > 0 and html >= max(named.get(media, 0.0) for media in JSON_TYPES)
+
+
+class PageRoute(CommitBeforeResponse):
+    """A page's route: every error it answers (from the page, its dependencies or the
+    framework) is an HTML page for browsers (app.errors.ERROR_PAGE)."""
+
+    @staticmethod
+    def error_page(request: Request, problem: Response) -> Response:
+        if not wants_html(request) or problem.media_type != PROBLEM_JSON:
+            return problem
+        body = json.loads(bytes(problem.body))
+        lines = [f"{error['path']}: {error['message']}" if error["path"] else error["message"]
+                 for error in body.get("errors", [])]
+        page = templates.TemplateResponse(
+            request, "error.html", {"error": body, "lines": lines},
+            status_code=problem.status_code, headers={"Cache-Control": "no-store"})
+        for name in ("WWW-Authenticate", "Retry-After", "Allow", "Connection"):
+            if name in problem.headers:
+                page.headers[name] = problem.headers[name]
+        return page
+
+
+router = api_router(tags=["pages"], route_class=PageRoute)
+
+ERROR_CONTENT = {"text/html": {"schema": {"type": "string"}},
+                 PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 PAGE = {"response_class": HTMLResponse,
-        "responses": {200: {"content": {"text/html": {}}, "description": "An HTML page"}}}
+        "responses": {200: {"content": {"text/html": {}}, "description": "An HTML page"},
+                      **{code: {"description": answer["description"] + "; an HTML page, or "
+                                "problem+json when the client asks for JSON",
+                                "content": ERROR_CONTENT}
+                         for code, answer in responses.COMMON.items()}}}
 Text = Annotated[CleanText | None, Query(max_length=views.TEXT_LIMIT)]
 
 
@@ -45,21 +102,9 @@ class PageParams:
                                        "as_of": as_of}
 
 
-def _wants_html(request: Request) -> bool:
-    return "text/html" in request.headers.get("accept", "")
-
-
 def _page(request: Request, build: Callable[[], tuple[str, dict[str, Any]]]) -> Response:
-    """Render the page ``build`` names; a domain error becomes an HTML page for browsers."""
-    try:
-        name, context = build()
-    except PlanpulseError as error:
-        if not _wants_html(request):
-            raise
-        lines = error.lines() if isinstance(error, InvalidInput) else []
-        return templates.TemplateResponse(
-            request, "error.html", {"error": error, "lines": lines},
-            status_code=error.status_code, headers={"Cache-Control": "no-store"})
+    """Render the page ``build`` names; its errors are answered by :class:`PageRoute`."""
+    name, context = build()
     return templates.TemplateResponse(request, name, context,
                                       headers={"Cache-Control": "no-cache"})
 

@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import Response
 
 from app.api import responses
-from app.api.deps import Admin, PagingDep, SessionDep, api_router
+from app.api.deps import Admin, PagingDep, SessionDep, WholePagingDep, api_router
 from app.models import Role
 from app.schemas.api import AuditEntry, Page, TokenCreated, TokenPublic
 from app.schemas.requests import TokenIn
@@ -25,10 +25,10 @@ def create_token(body: TokenIn, session: SessionDep, admin: Admin) -> dict[str, 
     return {**TokenPublic.model_validate(token).model_dump(), "token": secret}
 
 
-@router.get("/tokens", response_model=list[TokenPublic])
-def list_tokens(session: SessionDep, _admin: Admin) -> list[Any]:
-    """Every token, without its secret."""
-    return tokens.list_tokens(session)
+@router.get("/tokens", response_model=Page[TokenPublic])
+def list_tokens(session: SessionDep, _admin: Admin, paging: WholePagingDep) -> dict[str, Any]:
+    """Every token, by name, without its secret."""
+    return tokens.token_page(session, page=paging).as_dict()
 
 
 @router.delete("/tokens/{name}", status_code=204)

@@ -16,6 +16,7 @@ from app.api.deps import (
     Reader,
     SessionDep,
     SettingsDep,
+    WholePagingDep,
     api_router,
 )
 from app.api.responses import NOT_MODIFIED
@@ -28,7 +29,6 @@ from app.schemas.requests import IndicatorValueIn
 from app.services.access import audit
 from app.services.indicators import service
 from app.services.lookup import get_by_code
-from app.services.paging import whole
 from app.settings import Settings
 
 router = api_router(prefix="/api/v1/mandates/{mandate}/indicators", tags=["indicators"])
@@ -44,14 +44,14 @@ def _one(session: Session, mandate: Mandate, code: str, settings: Settings) -> J
 @router.get("", response_model=Page[IndicatorOut],
             responses=NOT_MODIFIED)
 def list_indicators(mandate: MandateDep, session: SessionDep, settings: SettingsDep,
-                    _reader: Reader, request: Request, if_none_match: IfNoneMatch = None
-                    ) -> Response:
+                    _reader: Reader, request: Request, paging: WholePagingDep,
+                    if_none_match: IfNoneMatch = None) -> Response:
     """Every indicator with its latest values, targets, attainment, status and split."""
 
     def produce() -> Response:
-        views = service.indicator_views(session, mandate=mandate,
-                                        thresholds=settings.thresholds)
-        return JSONResponse(jsonable_encoder(whole(views).as_dict()))
+        page = service.indicator_page(session, mandate=mandate,
+                                      thresholds=settings.thresholds, page=paging)
+        return JSONResponse(jsonable_encoder(page.as_dict()))
 
     return conditional_get(if_none_match,
                            view_tag(request, mandate.id, mandate.data_version), produce)

@@ -7,7 +7,15 @@ from fastapi import Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.api import responses
-from app.api.deps import Admin, MandateDep, PagingDep, Reader, SessionDep, api_router
+from app.api.deps import (
+    Admin,
+    MandateDep,
+    PagingDep,
+    Reader,
+    SessionDep,
+    WholePagingDep,
+    api_router,
+)
 from app.errors import FieldError, InvalidInput, UnsupportedMediaType
 from app.schemas.api import (
     ActivityEntry,
@@ -19,10 +27,9 @@ from app.schemas.api import (
 from app.schemas.plan_file import PlanFile, parse_plan_text
 from app.schemas.text import CleanText
 from app.services.access import audit
-from app.services.paging import whole
 from app.services.periods import parse_instant
 from app.services.plan.activity import activity
-from app.services.plan.deliverables import mandate_list
+from app.services.plan.deliverables import mandate_page
 from app.services.plan.exporter import dump_yaml, export_plan, to_json_ready
 from app.services.plan.importer import ImportReport, import_plan
 
@@ -32,9 +39,9 @@ YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yam
 
 
 @router.get("", response_model=Page[MandateSummary])
-def list_mandates(session: SessionDep, _reader: Reader) -> dict[str, Any]:
+def list_mandates(session: SessionDep, _reader: Reader, paging: WholePagingDep) -> dict[str, Any]:
     """Every mandate, newest first."""
-    return whole(mandate_list(session)).as_dict()
+    return mandate_page(session, page=paging).as_dict()
 
 
 @router.get("/{mandate}", response_model=MandateTree)

@@ -10,9 +10,10 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.db import Runner
-from app.errors import Conflict, Forbidden, NotFound, Unauthorized
+from app.errors import INVALID_TOKEN, Conflict, Forbidden, NotFound, Unauthorized
 from app.models import ApiToken, Role
 from app.models.types import utcnow
+from app.services.paging import Page, PageRequest, fetch_page
 
 TOKEN_PREFIX = "pp_"
 TOKEN_BYTES = 32  # 256 bits of randomness
@@ -43,6 +44,11 @@ def create_token(
 
 def list_tokens(session: Session) -> list[ApiToken]:
     return list(session.execute(select(ApiToken).order_by(ApiToken.name)).scalars())
+
+
+def token_page(session: Session, *, page: PageRequest) -> Page[ApiToken]:
+    """A page of the tokens, by name."""
+    return fetch_page(session, select(ApiToken).order_by(ApiToken.name), page, scalars=True)
 
 
 def revoke_token(session: Session, *, name: str, now: datetime | None = None) -> ApiToken:
@@ -81,12 +87,12 @@ def authenticate(runner: Runner, *, secret: str, now: datetime | None = None) ->
     found = runner.execute(CALLER_BY_HASH, {"digest": digest}).fetchone()
     # The lookup is by hash, so timing reveals nothing of the secret; compare anyway.
     if found is None or not hmac.compare_digest(found[2], digest):
-        raise Unauthorized("The token is not valid.")
+        raise Unauthorized("The token is not valid.", error=INVALID_TOKEN)
     caller = Caller(found[0], Role(found[1]), *found[2:])
     if caller.revoked_at is not None:
-        raise Unauthorized("The token has been revoked.")
+        raise Unauthorized("The token has been revoked.", error=INVALID_TOKEN)
     if caller.expires_at is not None and caller.expires_at <= (now or utcnow()):
-        raise Unauthorized("The token has expired.")
+        raise Unauthorized("The token has expired.", error=INVALID_TOKEN)
     return caller
 
 

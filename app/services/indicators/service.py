@@ -7,7 +7,7 @@ which stays in the indicator's history.
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.conditional import require_match, strong_tag
@@ -28,6 +28,7 @@ from app.schemas.plan_file import IndicatorSpec, indicator_period_problems
 from app.schemas.splits import share, split_problems
 from app.services.indicators import attainment
 from app.services.lookup import find_by_code, not_found
+from app.services.paging import Page, PageRequest, fetch_page
 from app.services.versioning import bump_data_version
 
 MANDATE_PERIOD = "mandate"
@@ -106,14 +107,30 @@ def headline(indicator: Indicator, targets: dict[str, float], values: list[Indic
                     status=status, women_share=women, parity_gap=attainment.parity_gap(women))
 
 
-def indicator_views(session: Session, *, mandate: Mandate, thresholds: attainment.Thresholds,
-                    code: str | None = None) -> list[IndicatorOut]:
-    """Every indicator (or one) with its targets, values in force and headline."""
+def _indicators(mandate: Mandate, code: str | None = None) -> Select[Any]:
     query = select(Indicator).where(Indicator.mandate_id == mandate.id)
     if code is not None:
         query = query.where(Indicator.code == code)
-    indicators = list(session.execute(
-        query.order_by(Indicator.position, Indicator.code)).scalars())
+    return query.order_by(Indicator.position, Indicator.code)
+
+
+def indicator_views(session: Session, *, mandate: Mandate, thresholds: attainment.Thresholds,
+                    code: str | None = None) -> list[IndicatorOut]:
+    """Every indicator (or one) with its targets, values in force and headline."""
+    indicators = list(session.execute(_indicators(mandate, code)).scalars())
+    return _views(session, mandate, indicators, thresholds)
+
+
+def indicator_page(session: Session, *, mandate: Mandate, thresholds: attainment.Thresholds,
+                   page: PageRequest) -> Page[IndicatorOut]:
+    """A page of the indicators, paged in SQL, each with its targets, values and headline."""
+    found = fetch_page(session, _indicators(mandate), page, scalars=True)
+    return Page(_views(session, mandate, found.data, thresholds), found.count, found.limit,
+                found.offset)
+
+
+def _views(session: Session, mandate: Mandate, indicators: list[Indicator],
+           thresholds: attainment.Thresholds) -> list[IndicatorOut]:
     ids = [indicator.id or 0 for indicator in indicators]
     targets: dict[int, dict[str, float]] = {}
     for target in session.execute(select(IndicatorTarget).where(

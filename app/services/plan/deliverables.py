@@ -242,6 +242,13 @@ def history(session: Session, *, deliverable_id: int, page: PageRequest
                       page, scalars=True)
 
 
+NEWEST_FIRST = select(Mandate).order_by(Mandate.start_date.desc(), Mandate.code)
+
+
 def mandate_list(session: Session) -> list[Mandate]:
-    return list(session.execute(select(Mandate).order_by(Mandate.start_date.desc(),
-                                                         Mandate.code)).scalars())
+    return list(session.execute(NEWEST_FIRST).scalars())
+
+
+def mandate_page(session: Session, *, page: PageRequest) -> Page[Mandate]:
+    """A page of the mandates, newest first."""
+    return fetch_page(session, NEWEST_FIRST, page, scalars=True)
