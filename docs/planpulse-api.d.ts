@@ -3738,9 +3738,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description Created */
             201: {
                 headers: {
+                    /** @description Where the new resource is read. */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {

@@ -439,6 +439,8 @@ def test_admin_creates_replaces_and_deletes_an_indicator(
     assert (body["headline"]["attainment"], body["headline"]["status"]) == (0.75, "at_risk")
     assert created.headers["etag"] == _etag(client, M, "WEBINAR_HOURS")
     assert "WEBINAR_HOURS" in _by_code(client)
+    located = client.get(created.headers["location"])
+    assert located.status_code == 200 and located.json()["code"] == "WEBINAR_HOURS"
 
     before = snapshot(engine)
     again = client.post(f"{M}/indicators", json=_spec(title="Other"), headers=admin)

@@ -35,3 +35,7 @@ WRITE = problems(409, 412, 428)
 NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not modified since the ETag sent in If-None-Match"}}
 """What a conditional read may answer besides."""
+CREATED: dict[int | str, dict[str, Any]] = {
+    201: {"description": "Created", "headers": {"Location": {
+        "description": "Where the new resource is read.", "schema": {"type": "string"}}}}}
+"""What a route that creates a resource answers: where to read it."""

@@ -507,7 +507,8 @@ def _figures(ctx: Context, scope: str, items: list[tuple[ItemKind, str, str | No
 
 @rule("figures.mandate-below-threshold", Severity.error,
       "The mandate's progress or completion_rate (the formulas of "
-      "docs/rollups.md, with the plan's rollup policy) is below the minimum set by `mandate-progress` or "
+      "docs/rollups.md, with the plan's rollup policy) is below the minimum set by "
+      "`mandate-progress` or "
       "`mandate-completion-rate` under `[thresholds]`; with `when = \"closed\"`, only once "
       "the mandate's end_date is before the check's date. Checks nothing until set.",
       "Complete deliverables and record their statuses (or revisit the threshold).")

@@ -85,15 +85,17 @@ def record_indicator_value(mandate: MandateDep, code: str, body: IndicatorValueI
 
 
 @router.post("", response_model=IndicatorOut, status_code=201,
-             responses=responses.problems(409))
+             responses={**responses.problems(409), **responses.CREATED})
 def create_indicator(mandate: MandateDep, spec: IndicatorSpec, session: SessionDep,
-                     settings: SettingsDep, admin: Admin) -> Response:
+                     settings: SettingsDep, admin: Admin, request: Request) -> Response:
     """Define a new indicator (with targets, and values if any)."""
     service.save_indicator(session, mandate=mandate, spec=spec, actor=admin.name)
     audit.record(session, actor=admin.name, action="indicator.create",
                  target=f"{mandate.code}/{spec.code}")
     response = _one(session, mandate, spec.code, settings)
     response.status_code = 201
+    response.headers["Location"] = request.app.url_path_for(
+        "get_indicator", mandate=mandate.code, code=spec.code)
     return response
 
 
