@@ -260,11 +260,21 @@ def install_error_handlers(app: FastAPI) -> None:
         response = problem(500, "Internal server error",
                            "The server could not complete the request.")
         response.headers["Connection"] = "close"
+        _allow_origin(request, response)
         return response
 
     # Every answer above, as the route answers its errors (an HTML page for a page's).
     for kind, handler in list(app.exception_handlers.items()):
         app.exception_handlers[kind] = _for_the_client(handler)
+
+
+def _allow_origin(request: Request, response: JSONResponse) -> None:
+    """A 500 is sent from outside every middleware, CORS's included: give it the header a
+    page on an allowed origin needs to read it."""
+    origin = request.headers.get("origin")
+    if origin is not None and origin in request.app.state.settings.cors_origins:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Vary"] = "Origin"
 
 
 def unavailable(detail: str) -> JSONResponse:

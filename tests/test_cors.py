@@ -131,3 +131,16 @@ def test_a_malformed_origin_stops_the_start(monkeypatch: pytest.MonkeyPatch,
         get_settings.cache_clear()
     assert "PLANPULSE_CORS_ORIGINS" in str(refused.value)
     assert repr(origin) in str(refused.value)
+
+
+def test_an_unexpected_error_is_readable_by_an_allowed_origin_only(cors: TestClient) -> None:
+    def fail() -> None:
+        raise RuntimeError("a bug")
+
+    cors.app.add_api_route("/api/v1/fails", fail)  # type: ignore[attr-defined]
+    failed = cors.get("/api/v1/fails", headers={"Origin": ALLOWED})
+    assert failed.status_code == 500
+    assert failed.headers["access-control-allow-origin"] == ALLOWED
+    assert "a bug" not in failed.text
+    other = cors.get("/api/v1/fails", headers={"Origin": OTHER})
+    assert other.status_code == 500 and _cors_headers(dict(other.headers)) == {}
