@@ -2,7 +2,6 @@
 one database, as behind a load balancer, each logging to a file the test can read."""
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from app.bench.http import SERVE, free_port
+from app.bench.http import SERVE, free_port, stop
 
 
 @dataclass
@@ -45,12 +44,7 @@ def replica(database_url: str, log: Path, **settings: str) -> Iterator[Replica]:
         _wait_until_ready(found)
         yield found
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def _wait_until_ready(found: Replica, seconds: float = 60) -> None:

@@ -78,14 +78,19 @@ def serving(database_url: str, *, workers: int = 1, extra_env: dict[str, str] | 
         _wait_until_up(server, workers)
         yield server
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         if process.stderr is not None:
             process.stderr.close()
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Ask the server to shut down (SIGTERM), and kill it if it has not within 20 s."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _wait_until_up(server: Server, workers: int, timeout: float = 60.0) -> None:
