@@ -2265,7 +2265,7 @@ export interface operations {
     list_mandates: {
         parameters: {
             query?: {
-                /** @description Items per page (default: as many as a page may hold). */
+                /** @description Items per page (default 500). */
                 limit?: number;
                 /** @description Items to skip. */
                 offset?: number;
@@ -2406,7 +2406,7 @@ export interface operations {
                 since?: string | null;
                 /** @description Only changes by this token name. */
                 by?: string | null;
-                /** @description Items per page. */
+                /** @description Items per page (default 50). */
                 limit?: number;
                 /** @description Items to skip. */
                 offset?: number;
@@ -3133,7 +3133,7 @@ export interface operations {
                 owner?: string | null;
                 /** @description Words in the code or title. */
                 q?: string | null;
-                /** @description Items per page. */
+                /** @description Items per page (default 50). */
                 limit?: number;
                 /** @description Items to skip. */
                 offset?: number;
@@ -3379,7 +3379,7 @@ export interface operations {
     get_deliverable_history: {
         parameters: {
             query?: {
-                /** @description Items per page. */
+                /** @description Items per page (default 50). */
                 limit?: number;
                 /** @description Items to skip. */
                 offset?: number;
@@ -3640,7 +3640,7 @@ export interface operations {
     list_indicators: {
         parameters: {
             query?: {
-                /** @description Items per page (default: as many as a page may hold). */
+                /** @description Items per page (default 500). */
                 limit?: number;
                 /** @description Items to skip. */
                 offset?: number;
@@ -4250,7 +4250,7 @@ export interface operations {
     list_tokens: {
         parameters: {
             query?: {
-                /** @description Items per page (default: as many as a page may hold). */
+                /** @description Items per page (default 500). */
                 limit?: number;
                 /** @description Items to skip. */
                 offset?: number;
@@ -4463,7 +4463,7 @@ export interface operations {
     get_audit_log: {
         parameters: {
             query?: {
-                /** @description Items per page. */
+                /** @description Items per page (default 50). */
                 limit?: number;
                 /** @description Items to skip. */
                 offset?: number;

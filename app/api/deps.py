@@ -236,23 +236,22 @@ MAX_OFFSET = 1_000_000_000
 MAX_LIMIT = 500
 
 
-def paging(
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")] = 0,
-) -> PageRequest:
-    return PageRequest(limit=limit, offset=offset)
+def paging_by(default_limit: int) -> Callable[..., PageRequest]:
+    """The ``limit`` and ``offset`` query parameters of a list, ``limit`` defaulting to
+    ``default_limit``."""
+
+    def paging(
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Items per page "
+                                    f"(default {default_limit}).")] = default_limit,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")] = 0,
+    ) -> PageRequest:
+        return PageRequest(limit=limit, offset=offset)
+
+    return paging
 
 
-def whole_paging(
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page (default: "
-                                "as many as a page may hold).")] = MAX_LIMIT,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")] = 0,
-) -> PageRequest:
-    return PageRequest(limit=limit, offset=offset)
-
-
-PagingDep = Annotated[PageRequest, Depends(paging)]
-WholePagingDep = Annotated[PageRequest, Depends(whole_paging)]
+PagingDep = Annotated[PageRequest, Depends(paging_by(50))]
+WholePagingDep = Annotated[PageRequest, Depends(paging_by(MAX_LIMIT))]
 """The paging of the lists that answered every item before they took ``limit``
 (mandates, indicators, tokens): a client that sends no ``limit`` still gets them all."""
 
