@@ -103,8 +103,8 @@ def _answer(request: Request, session: Session, mandate: Mandate, public: bool,
 
 @router.get("/badge/{mandate}.svg", response_class=Response, responses=BADGE_RESPONSES)
 def get_mandate_badge(mandate: MandateDep, session: SessionDep, settings: SettingsDep,
-                  _reader: Reader, request: Request, label: Label = "progress",
-                  if_none_match: IfNoneMatch = None) -> Response:
+                      _reader: Reader, request: Request, label: Label = "progress",
+                      if_none_match: IfNoneMatch = None) -> Response:
     """A badge with the mandate's progress, e.g. "progress | 78%"."""
     return _answer(request, session, mandate, settings.public_read, if_none_match, label,
                    None)
@@ -113,9 +113,9 @@ def get_mandate_badge(mandate: MandateDep, session: SessionDep, settings: Settin
 @router.get("/badge/{mandate}/{code}.svg", response_class=Response,
             responses=BADGE_RESPONSES)
 def get_action_line_badge(mandate: MandateDep, code: str, session: SessionDep,
-                      settings: SettingsDep, _reader: Reader, request: Request,
-                      label: Label = "progress", if_none_match: IfNoneMatch = None
-                      ) -> Response:
+                          settings: SettingsDep, _reader: Reader, request: Request,
+                          label: Label = "progress", if_none_match: IfNoneMatch = None
+                          ) -> Response:
     """A badge with one action line's progress (``code`` is the action line's, e.g. L1)."""
     get_by_code(session, ActionLine, mandate=mandate, code=code)
     return _answer(request, session, mandate, settings.public_read, if_none_match, label,

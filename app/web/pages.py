@@ -111,15 +111,15 @@ def _page(request: Request, build: Callable[[], tuple[str, dict[str, Any]]]) -> 
 
 @router.get("/", **PAGE)
 def show_home(request: Request, session: SessionDep, settings: SettingsDep, _reader: Reader,
-         params: Annotated[PageParams, Depends()]) -> Response:
+              params: Annotated[PageParams, Depends()]) -> Response:
     """The dashboard of the newest mandate (the bundled plan, out of the box)."""
     return _dashboard(request, session, settings, params, None)
 
 
 @router.get("/mandates/{mandate}", **PAGE)
 def show_mandate_dashboard(mandate: str, request: Request, session: SessionDep,
-                      settings: SettingsDep, _reader: Reader,
-                      params: Annotated[PageParams, Depends()]) -> Response:
+                           settings: SettingsDep, _reader: Reader,
+                           params: Annotated[PageParams, Depends()]) -> Response:
     """A mandate's dashboard: progress, burn-up chart, action lines, indicators, activity."""
     return _dashboard(request, session, settings, params, mandate)
 

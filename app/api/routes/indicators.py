@@ -66,7 +66,7 @@ def get_indicator(mandate: MandateDep, code: str, session: SessionDep,
 
 @router.get("/{code}/history", response_model=list[IndicatorValueOut])
 def get_indicator_history(mandate: MandateDep, code: str, session: SessionDep,
-                      _reader: Reader) -> list[IndicatorValueOut]:
+                          _reader: Reader) -> list[IndicatorValueOut]:
     """Every value recorded, newest first; superseded ones are marked."""
     indicator = get_by_code(session, Indicator, mandate=mandate, code=code)
     return service.value_history(session, indicator=indicator)
@@ -74,8 +74,8 @@ def get_indicator_history(mandate: MandateDep, code: str, session: SessionDep,
 
 @router.post("/{code}/values", response_model=IndicatorOut, responses=responses.WRITE)
 def record_indicator_value(mandate: MandateDep, code: str, body: IndicatorValueIn,
-                 session: SessionDep, settings: SettingsDep, token: Editor,
-                 if_match: IfMatch = None) -> Response:
+                           session: SessionDep, settings: SettingsDep, token: Editor,
+                           if_match: IfMatch = None) -> Response:
     """Record a value for a period; it supersedes an earlier one for that period."""
     indicator = get_by_code(session, Indicator, mandate=mandate, code=code)
     service.record_value(session, indicator=indicator, if_match=if_match,

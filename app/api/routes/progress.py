@@ -259,7 +259,7 @@ router = api_router(prefix="/api/v1", tags=["progress"], route_class=CommitBefor
 @router.get("/mandates/{mandate}/progress", response_model=MandateProgress,
             responses=NOT_MODIFIED)
 async def get_mandate_progress(mandate: str, _reader: Reader, params: ParamsDep, request: Request,
-                           if_none_match: IfNoneMatch = None) -> Response:
+                               if_none_match: IfNoneMatch = None) -> Response:
     """Counts, completion rate and weighted progress of the mandate, per action line and
     measure, and per tag (formulas in docs/rollups.md)."""
     return await _answer(request, [mandate], params, if_none_match,
@@ -270,8 +270,8 @@ async def get_mandate_progress(mandate: str, _reader: Reader, params: ParamsDep,
 @router.get("/mandates/{mandate}/action-lines/{code}/progress",
             response_model=ActionLineProgressOut, responses=NOT_MODIFIED)
 async def get_action_line_progress(mandate: str, code: str, _reader: Reader, params: ParamsDep,
-                               request: Request, if_none_match: IfNoneMatch = None
-                               ) -> Response:
+                                   request: Request, if_none_match: IfNoneMatch = None
+                                   ) -> Response:
     """One action line's figures and its measures'."""
     return await _answer(request, [mandate], params, if_none_match,
                          lambda session, found: service.action_line_progress(
@@ -282,7 +282,7 @@ async def get_action_line_progress(mandate: str, code: str, _reader: Reader, par
 @router.get("/mandates/{mandate}/measures/{code}/progress",
             response_model=MeasureProgressOut, responses=NOT_MODIFIED)
 async def get_measure_progress(mandate: str, code: str, _reader: Reader, params: ParamsDep,
-                           request: Request, if_none_match: IfNoneMatch = None) -> Response:
+                               request: Request, if_none_match: IfNoneMatch = None) -> Response:
     """One measure's figures."""
     return await _answer(request, [mandate], params, if_none_match,
                          lambda session, found: service.measure_progress(
