@@ -3,8 +3,11 @@
 from app.models.audit import AuditEvent, DeliverableEdit, IdempotencyRecord
 from app.models.base import metadata
 from app.models.enums import (
+    ActivityMode,
+    ActivityRole,
     Aggregation,
     Direction,
+    EngagementValue,
     IndicatorUnit,
     Role,
     SplitDimension,
@@ -20,10 +23,27 @@ from app.models.plan import (
     Measure,
     StatusChange,
 )
+from app.models.records import (
+    Activity,
+    ActivityKind,
+    ActivityLink,
+    ActivityMember,
+    EngagementKind,
+    EngagementRecord,
+    Member,
+    RecordEdit,
+    RollEntry,
+)
 from app.models.token import ApiToken
 
 __all__ = [
     "ActionLine",
+    "Activity",
+    "ActivityKind",
+    "ActivityLink",
+    "ActivityMember",
+    "ActivityMode",
+    "ActivityRole",
     "Aggregation",
     "ApiToken",
     "AuditEvent",
@@ -32,6 +52,9 @@ __all__ = [
     "DeliverableEdit",
     "DeliverableTag",
     "Direction",
+    "EngagementKind",
+    "EngagementRecord",
+    "EngagementValue",
     "IdempotencyRecord",
     "Indicator",
     "IndicatorTarget",
@@ -39,7 +62,10 @@ __all__ = [
     "IndicatorValue",
     "Mandate",
     "Measure",
+    "Member",
+    "RecordEdit",
     "Role",
+    "RollEntry",
     "SplitDimension",
     "Status",
     "StatusChange",

@@ -53,6 +53,30 @@ class SplitDimension(StrEnum):
     gender = "gender"
 
 
+class EngagementValue(StrEnum):
+    """What a kind of engagement holds per member and period."""
+
+    flag = "flag"
+    count = "count"
+    label = "label"
+
+
+class ActivityMode(StrEnum):
+    online = "online"
+    in_person = "in_person"
+    hybrid = "hybrid"
+
+
+class ActivityRole(StrEnum):
+    """A member's part in an activity."""
+
+    organiser = "organiser"
+    speaker = "speaker"
+    leader = "leader"
+    partner = "partner"
+    participant = "participant"
+
+
 GENDER_CATEGORIES = ("women", "men", "other", "unknown")
 
 

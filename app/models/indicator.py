@@ -1,6 +1,7 @@
 """Indicators (KPIs) of a mandate, with their targets and recorded values."""
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -71,6 +72,9 @@ class Indicator(SQLModel, table=True):
     )
     baseline_value: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
     position: int = Field(default=0, nullable=False)
+    derived: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    """How the values are computed from the records (app/services/records/derived.py);
+    None for an indicator whose values are typed."""
     version: int = Field(default=1, sa_column=Column(Integer, nullable=False,
                                                       server_default="1"))
     """Bumped by every change to the indicator, its targets or values (its ETag)."""
