@@ -1,14 +1,12 @@
 """The plan file (YAML or JSON): its shape, and validation that reports every problem at once."""
 
 import json
-import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import yaml
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -25,37 +23,19 @@ from app.models.enums import (
     SplitDimension,
     Status,
 )
-from app.models.indicator import PERIOD_LENGTH
-from app.models.plan import CODE_LENGTH, TITLE_LENGTH
+from app.schemas.derived import DerivedSpec
+from app.schemas.fields import (
+    Code,
+    Period,
+    Tag,
+    Title,
+)
+from app.schemas.fields import period_text as _period_text
 from app.schemas.splits import split_problems
 from app.schemas.text import refuse_nul
 
 MAX_WEIGHT = 1_000_000
 """Weights are relative; a bound keeps their sums far from overflow."""
-CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]*$"
-PERIOD_PATTERN = re.compile(r"^\d{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?$|^mandate$")
-
-
-def _period_text(value: Any) -> Any:
-    # YAML reads `period: 2020` as a number; a period is a label.
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-
-Code = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=CODE_LENGTH,
-                      pattern=CODE_PATTERN),
-]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                         max_length=TITLE_LENGTH)]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1,
-                                       max_length=CODE_LENGTH, pattern=CODE_PATTERN)]
-Period = Annotated[
-    str,
-    BeforeValidator(_period_text),
-    StringConstraints(max_length=PERIOD_LENGTH, pattern=PERIOD_PATTERN.pattern),
-]
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -148,6 +128,9 @@ class IndicatorSpec(_Strict):
     baseline: PeriodValue | None = None
     targets: list[PeriodValue] = []
     values: list[ValueSpec] = []
+    derived: DerivedSpec | None = Field(
+        default=None, description="Values computed from the records when read, instead of "
+        "typed values (docs/records.md).")
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = Field(
         default=None, validate_default=True,
         description="ISO 4217 code; required with unit currency.")
@@ -159,6 +142,17 @@ class IndicatorSpec(_Strict):
         if unit is not None and (unit == IndicatorUnit.currency) != (currency is not None):
             raise ValueError("an ISO 4217 code goes with unit currency, and only with it")
         return currency
+
+    @field_validator("derived")
+    @classmethod
+    def _derived_not_typed(cls, derived: DerivedSpec | None, info: ValidationInfo
+                           ) -> DerivedSpec | None:
+        if derived is not None and info.data.get("values"):
+            raise ValueError("a derived indicator's values come from the records: "
+                             "give derived or values, not both")
+        if derived is not None and info.data.get("split") is not None:
+            raise ValueError("a derived indicator has no split")
+        return derived
 
     @field_validator("measure")
     @classmethod

@@ -16,7 +16,8 @@ from pydantic import (
 )
 
 from app.models.enums import Role, Status
-from app.schemas.plan_file import MAX_WEIGHT, PERIOD_PATTERN, Tag, percent_only_in_progress
+from app.schemas.fields import PERIOD_PATTERN, Tag
+from app.schemas.plan_file import MAX_WEIGHT, percent_only_in_progress
 from app.schemas.text import refuse_nul
 
 NOTE_MAX = 2000
