@@ -347,6 +347,9 @@ class IndicatorValueOut(BaseModel):
     recorded_by: str
     recorded_at: datetime
     superseded: bool | None = None
+    explain: dict[str, Any] | None = Field(
+        default=None, description="With explain=true, for a derived value: "
+        "{numerator: {count, records: [codes]}, denominator: {count} | null}.")
 
 
 class IndicatorOut(BaseModel):
@@ -364,6 +367,10 @@ class IndicatorOut(BaseModel):
     targets: list[PeriodValuePublic]
     values: list[IndicatorValueOut]
     headline: Headline
+    derived: dict[str, Any] | None = Field(
+        default=None, description="How the values are computed from the records "
+        "(docs/records.md); null for typed values.",
+        examples=[{"share_of_members": {"engagement": "activated"}}])
     version: int
 
 

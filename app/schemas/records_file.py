@@ -178,7 +178,7 @@ def validate_records(data: Any) -> RecordsFile:
 
 
 def _duplicates(records: RecordsFile) -> list[FieldError]:
-    errors: list[FieldError] = Field(default_factory=list)
+    errors: list[FieldError] = []
     for field, key in (("engagement_kinds", lambda item: item.code),
                        ("activity_kinds", lambda item: item.code),
                        ("members", lambda item: item.code),

@@ -4,6 +4,7 @@ A value is never overwritten: a newer value for the same period supersedes the o
 which stays in the indicator's history.
 """
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,14 +25,35 @@ from app.models import (
 )
 from app.models.types import utcnow
 from app.schemas.api import Headline, IndicatorOut, IndicatorValueOut, PeriodValuePublic
+from app.schemas.derived import DerivedSpec
 from app.schemas.plan_file import IndicatorSpec, indicator_period_problems
 from app.schemas.splits import share, split_problems
 from app.services.indicators import attainment
 from app.services.lookup import find_by_code, not_found
 from app.services.paging import Page, PageRequest, fetch_page
+from app.services.records.derived import derived_values
 from app.services.versioning import bump_data_version
 
 MANDATE_PERIOD = "mandate"
+DERIVED_SOURCE = "records"
+"""What a derived value says it was recorded by, and its source."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How indicators are read: as the records and values stood ``at`` (None: now), with
+    derived values explained."""
+
+    at: datetime | None = None
+    explain: bool = False
+
+
+NOW = Reading()
+
+
+def mandate_years(mandate: Mandate) -> list[str]:
+    """The yearly periods of a mandate: ``2018``, ``2019``, ``2020``."""
+    return [str(year) for year in range(mandate.start_date.year, mandate.end_date.year + 1)]
 
 
 def indicator_columns(spec: IndicatorSpec, *, line_ids: dict[str, int],
@@ -47,6 +69,7 @@ def indicator_columns(spec: IndicatorSpec, *, line_ids: dict[str, int],
         "measure_id": measure_ids[spec.measure] if spec.measure else None,
         "baseline_period": spec.baseline.period if spec.baseline else None,
         "baseline_value": spec.baseline.value if spec.baseline else None,
+        "derived": spec.derived.stored() if spec.derived else None,
     }
 
 
@@ -60,16 +83,17 @@ def require_version(indicator: Indicator, if_match: str | None) -> None:
     require_match(if_match, etag(indicator), name=f"Indicator {indicator.code}")
 
 
-def latest_values(session: Session, indicator_ids: list[int]) -> list[IndicatorValue]:
-    """The value in force for each (indicator, period): the most recently recorded one."""
+def latest_values(session: Session, indicator_ids: list[int], *, at: datetime | None = None
+                  ) -> list[IndicatorValue]:
+    """The value in force for each (indicator, period): the most recently recorded one (by
+    ``at``, if given)."""
     if not indicator_ids:
         return []
-    newest = (
-        select(func.max(IndicatorValue.id).label("id"))
-        .where(IndicatorValue.indicator_id.in_(indicator_ids))
-        .group_by(IndicatorValue.indicator_id, IndicatorValue.period)
-        .subquery()
-    )
+    newest = select(func.max(IndicatorValue.id).label("id")).where(
+        IndicatorValue.indicator_id.in_(indicator_ids))
+    if at is not None:
+        newest = newest.where(IndicatorValue.recorded_at <= at)
+    newest = newest.group_by(IndicatorValue.indicator_id, IndicatorValue.period).subquery()
     return list(session.execute(
         select(IndicatorValue).join(newest, newest.c.id == IndicatorValue.id)
         .order_by(IndicatorValue.indicator_id, IndicatorValue.period)
@@ -115,30 +139,51 @@ def _indicators(mandate: Mandate, code: str | None = None) -> Select[Any]:
 
 
 def indicator_views(session: Session, *, mandate: Mandate, thresholds: attainment.Thresholds,
-                    code: str | None = None) -> list[IndicatorOut]:
+                    code: str | None = None, reading: Reading = NOW) -> list[IndicatorOut]:
     """Every indicator (or one) with its targets, values in force and headline."""
     indicators = list(session.execute(_indicators(mandate, code)).scalars())
-    return _views(session, mandate, indicators, thresholds)
+    return _views(session, mandate, indicators, thresholds, reading)
 
 
 def indicator_page(session: Session, *, mandate: Mandate, thresholds: attainment.Thresholds,
-                   page: PageRequest) -> Page[IndicatorOut]:
+                   page: PageRequest, reading: Reading = NOW) -> Page[IndicatorOut]:
     """A page of the indicators, paged in SQL, each with its targets, values and headline."""
     found = fetch_page(session, _indicators(mandate), page, scalars=True)
-    return Page(_views(session, mandate, found.data, thresholds), found.count, found.limit,
-                found.offset)
+    return Page(_views(session, mandate, found.data, thresholds, reading), found.count,
+                found.limit, found.offset)
+
+
+def _derived(session: Session, mandate: Mandate, indicator: Indicator, reading: Reading
+             ) -> tuple[list[IndicatorValue], dict[str, dict[str, Any]]]:
+    """A derived indicator's values, computed now from the records, as values recorded by
+    ``records`` (so that attainment and headlines treat them like any other), and their
+    explanations by period."""
+    spec = DerivedSpec.model_validate(indicator.derived)
+    computed = derived_values(session, spec, periods=mandate_years(mandate), at=reading.at,
+                              explain=reading.explain)
+    at = reading.at or utcnow()
+    values = [IndicatorValue(indicator_id=indicator.id or 0, period=item.period,
+                             value=item.value, source=DERIVED_SOURCE,
+                             recorded_by=DERIVED_SOURCE, recorded_at=at) for item in computed]
+    return values, {item.period: item.explain() for item in computed}
 
 
 def _views(session: Session, mandate: Mandate, indicators: list[Indicator],
-           thresholds: attainment.Thresholds) -> list[IndicatorOut]:
+           thresholds: attainment.Thresholds, reading: Reading = NOW) -> list[IndicatorOut]:
     ids = [indicator.id or 0 for indicator in indicators]
     targets: dict[int, dict[str, float]] = {}
     for target in session.execute(select(IndicatorTarget).where(
             IndicatorTarget.indicator_id.in_(ids)).order_by(IndicatorTarget.period)).scalars():
         targets.setdefault(target.indicator_id, {})[target.period] = target.value
     values: dict[int, list[IndicatorValue]] = {}
-    for value in latest_values(session, ids):
+    explained: dict[int, dict[str, dict[str, Any]]] = {}
+    typed = [indicator.id or 0 for indicator in indicators if indicator.derived is None]
+    for value in latest_values(session, typed, at=reading.at):
         values.setdefault(value.indicator_id, []).append(value)
+    for indicator in indicators:
+        if indicator.derived is not None:
+            values[indicator.id or 0], explained[indicator.id or 0] = _derived(
+                session, mandate, indicator, reading)
     lines = {row.id: row.code for row in session.execute(
         select(ActionLine.id, ActionLine.code).where(ActionLine.mandate_id == mandate.id))}
     measures = {row.id: (row.code, row.action_line_id) for row in session.execute(
@@ -161,8 +206,11 @@ def _views(session: Session, mandate: Mandate, indicators: list[Indicator],
                                         value=indicator.baseline_value)
                       if indicator.baseline_period is not None else None),
             targets=[PeriodValuePublic(period=p, value=v) for p, v in own_targets.items()],
-            values=[_value_view(value, indicator.split) for value in own_values],
+            values=[_value_view(value, indicator.split,
+                                explain=explained.get(indicator.id or 0, {}).get(value.period)
+                                if reading.explain else None) for value in own_values],
             headline=headline(indicator, own_targets, own_values, thresholds),
+            derived=indicator.derived,
             version=indicator.version,
         ))
     return views
@@ -174,13 +222,13 @@ def declared_parts(value: IndicatorValue, split: str | None) -> dict[str, float]
     return value.parts if split else None
 
 
-def _value_view(value: IndicatorValue, split: str | None, superseded: bool | None = None
-                ) -> IndicatorValueOut:
+def _value_view(value: IndicatorValue, split: str | None, superseded: bool | None = None,
+                explain: dict[str, Any] | None = None) -> IndicatorValueOut:
     parts = declared_parts(value, split)
     return IndicatorValueOut(period=value.period, value=value.value, parts=parts,
                              women_share=share(parts), note=value.note, source=value.source,
                              recorded_by=value.recorded_by, recorded_at=value.recorded_at,
-                             superseded=superseded)
+                             superseded=superseded, explain=explain)
 
 
 def value_history(session: Session, *, indicator: Indicator) -> list[IndicatorValueOut]:
@@ -203,6 +251,9 @@ def record_value(
 ) -> None:
     """Record a value for a period; it supersedes any earlier one for that period."""
     require_version(indicator, if_match)
+    if indicator.derived is not None:
+        raise Conflict(f"Indicator {indicator.code} is derived from the records: its values "
+                       "are computed when read, and can't be typed (docs/records.md).")
     problems = split_problems(indicator.split, value, parts)
     if problems:
         raise InvalidInput([FieldError("parts", problem) for problem in problems])

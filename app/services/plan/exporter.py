@@ -154,8 +154,10 @@ def _indicators(
         if indicator.baseline_period is not None:
             item["baseline"] = {"period": indicator.baseline_period,
                                 "value": _number(indicator.baseline_value)}
+        if indicator.derived is not None:
+            item["derived"] = indicator.derived
         for key, entries in (("targets", targets), ("values", values)):
-            if entries.get(indicator.id or 0):
+            if entries.get(indicator.id or 0) and not (key == "values" and indicator.derived):
                 item[key] = entries[indicator.id or 0]
         exported.append(item)
     return exported

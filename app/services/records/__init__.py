@@ -1,0 +1,1 @@
+"""Records: members, their engagement per period, the activities, and what is derived from them."""
