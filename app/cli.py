@@ -92,6 +92,7 @@ def serve(
     """Migrate the database to head, load the bundled plan into an empty one, and serve."""
     from app import serving
     from app.services.plan.bundled import load_bundled_plan_if_empty
+    from app.services.records.bundled import load_bundled_records_if_empty
 
     engine = get_engine()
     # Replicas starting together take turns: one migrates and loads, the others find it done.
@@ -103,6 +104,11 @@ def serve(
             if report is not None:
                 typer.echo(f"Loaded the bundled plan {report.mandate} "
                            f"({report.deliverables.created} deliverables).", err=True)
+            with unit_of_work(engine) as session:
+                records = load_bundled_records_if_empty(session)
+            if records is not None:
+                typer.echo(f"Loaded the bundled records ({records.members.created} members, "
+                           f"{records.activities.created} activities).", err=True)
     engine.dispose()  # the server opens its own connections
     serving.run(host=host, port=port, workers=workers, log_level=get_settings().log_level)
 

@@ -40,6 +40,7 @@ from app.models import Role, metadata
 from app.schemas.plan_file import parse_plan_text
 from app.services.plan.bundled import bundled_plan
 from app.services.plan.importer import import_plan
+from app.services.records.bundled import load_bundled_records_if_empty
 from app.settings import Settings
 from tests.helpers import OTHER_ORG_PLAN, auth, new_token
 
@@ -227,6 +228,13 @@ def cli_runner(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliR
 def metropolis(session: Session) -> None:
     """The bundled Metropolis plan (mandate 2018-2020), imported and committed."""
     import_plan(session, plan=bundled_plan())
+    session.commit()
+
+
+@pytest.fixture
+def metropolis_records(metropolis: None, session: Session) -> None:
+    """The bundled plan and the bundled records of 2020 (members, engagement, activities)."""
+    load_bundled_records_if_empty(session)
     session.commit()
 
 
