@@ -17,18 +17,26 @@ from app.db import get_engine, unit_of_work
 from app.errors import InvalidInput, PlanpulseError
 from app.models import Role
 from app.reports.formats import Part, ReportFormat
+from app.schemas.fields import PERIOD_PATTERN
 from app.schemas.plan_file import parse_plan_text
+from app.schemas.records_file import parse_records_text
 from app.services.access import audit, tokens
 from app.services.plan.exporter import dump_yaml, export_plan, to_json_ready
 from app.services.plan.importer import ImportReport, import_plan
+from app.services.records import sheet
+from app.services.records.exporter import records_data
+from app.services.records.importer import RecordsReport, import_records, import_sheet
 from app.settings import Settings, get_settings
 
 app = typer.Typer(help="planpulse: action-plan KPI tracking.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+records_app = typer.Typer(help="Records: members, their engagement, activities.",
+                          no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
+app.add_typer(records_app, name="records")
 app.command("check")(check)
 app.command("bench")(bench)
 
@@ -39,6 +47,16 @@ CLI_ACTOR = "cli"
 class ExportFormat(StrEnum):
     yaml = "yaml"
     json = "json"
+
+
+class RecordsFormat(StrEnum):
+    yaml = "yaml"
+    json = "json"
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+SHEET_SUFFIXES = (".csv", ".xlsx")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -189,6 +207,92 @@ def export_command(
         typer.echo(json.dumps(to_json_ready(plan), indent=2, ensure_ascii=False))
     else:
         typer.echo(dump_yaml(plan), nl=False)
+
+
+@records_app.command("import")
+def records_import(
+    file: Annotated[Path, typer.Argument(help="A records file (YAML, JSON) or an engagement "
+                                         "sheet (CSV, XLSX); - for a YAML file on stdin.")],
+    period: Annotated[str | None, typer.Option(help="The period a sheet is for, e.g. 2020.")
+                      ] = None,
+) -> None:
+    """Validate records whole, then upsert them, all or nothing (docs/records.md)."""
+    suffix = file.suffix.lower()
+    if suffix in SHEET_SUFFIXES and (period is None or not PERIOD_PATTERN.match(period)):
+        raise _fail(f"{file}: a sheet needs --period, a year such as 2020",
+                    EXIT_UNUSABLE_INPUT)
+    try:
+        content = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
+    except OSError as error:
+        raise _fail(f"cannot read {file}: {error}", EXIT_UNUSABLE_INPUT) from None
+    try:
+        with unit_of_work(_database()) as session:
+            if suffix in SHEET_SUFFIXES:
+                report = import_sheet(session, content=content, period=period or "",
+                                      actor=CLI_ACTOR, filename=file.name)
+            else:
+                records = parse_records_text(content, fmt="json" if suffix == ".json" else None)
+                report = import_records(session, records=records, actor=CLI_ACTOR)
+            if report.changed:
+                audit.record(session, actor=CLI_ACTOR, action="records.import",
+                             target=period, detail={"file": file.name, **report.as_dict()})
+    except InvalidInput as error:
+        lines = "\n".join(f"  {line}" for line in error.lines())
+        raise _fail(f"{file}: {error.detail}; nothing was written:\n{lines}",
+                    EXIT_UNUSABLE_INPUT) from None
+    typer.echo(_records_summary(report))
+
+
+def _records_summary(report: RecordsReport) -> str:
+    lines = [f"  {name}: {tally.created} created, {tally.updated} updated, "
+             f"{tally.unchanged} unchanged"
+             for name, tally in (("engagement kinds", report.kinds),
+                                 ("members", report.members),
+                                 ("activities", report.activities))]
+    lines.append(f"  roll: {report.engagement.added_to_roll} added; engagement values: "
+                 f"{report.engagement.values_changed} recorded, "
+                 f"{report.engagement.values_unchanged} unchanged")
+    if report.members_added:
+        lines.append(f"  new members: {', '.join(report.members_added)}")
+    return "records: " + ("changed" if report.changed else "unchanged") + "\n" + \
+        "\n".join(lines)
+
+
+@records_app.command("export")
+def records_export(
+    period: Annotated[str | None, typer.Option(help="One period (required for a sheet).")
+                      ] = None,
+    format: Annotated[RecordsFormat, typer.Option("--format", "-f")] = RecordsFormat.yaml,
+    sheet_name: Annotated[str | None, typer.Option(
+        "--sheet", help="The sheet to write (csv: engagement by default).")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write here instead of stdout (an XLSX goes to a file).")
+                      ] = None,
+) -> None:
+    """Write the records: a records file, or the engagement sheet of one period."""
+    if format in (RecordsFormat.csv, RecordsFormat.xlsx) and period is None:
+        raise _fail("a sheet is for one period: give --period", EXIT_UNUSABLE_INPUT)
+    with unit_of_work(_database()) as session:
+        if format == RecordsFormat.xlsx:
+            content: bytes | str = sheet.write_xlsx(
+                sheet.sheet_tables(session, period=period or "", sheet=sheet_name))
+        elif format == RecordsFormat.csv:
+            tables = sheet.sheet_tables(session, period=period or "",
+                                        sheet=sheet_name or "engagement")
+            content = sheet.write_csv(tables[0]) if tables else "MEMBER\n"
+        else:
+            data = records_data(session, period=period)
+            content = (json.dumps(to_json_ready(data), indent=2, ensure_ascii=False) + "\n"
+                       if format == RecordsFormat.json else dump_yaml(data))
+    if output is not None:
+        if isinstance(content, bytes):
+            output.write_bytes(content)
+        else:
+            output.write_text(content, encoding="utf-8")
+    elif isinstance(content, bytes):
+        sys.stdout.buffer.write(content)
+    else:
+        typer.echo(content, nl=False)
 
 
 @token_app.command("create")

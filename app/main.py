@@ -22,6 +22,7 @@ from app.api.routes import (
     indicators,
     mandates,
     progress,
+    records,
     reports,
     writes,
 )
@@ -37,7 +38,7 @@ from app.web.templating import STATIC_DIR
 ROUTERS = [
     health.router, mandates.router, progress.router, deliverables.router, writes.router,
     indicators.router, admin.router, reports.router, pages.router, badges.router,
-    coverage.router,
+    coverage.router, records.router,
 ]
 """Every API route comes from these routers; the access tests walk them."""
 

@@ -18,6 +18,7 @@ from pydantic import (
 from app.models.enums import Role, Status
 from app.schemas.fields import PERIOD_PATTERN, Tag
 from app.schemas.plan_file import MAX_WEIGHT, percent_only_in_progress
+from app.schemas.records_file import CellValue
 from app.schemas.text import refuse_nul
 
 NOTE_MAX = 2000
@@ -131,3 +132,12 @@ class IndicatorValueIn(_Body):
         description="The value broken down by the indicator's split; must add up to it.")
     note: Note | None = None
     source: Annotated[Text, StringConstraints(max_length=2000)] | None = None
+
+
+class EngagementIn(_Body):
+    """A member's whole engagement for a period: kind code → value (true for a flag, a
+    whole number for a count, a text for a label); a kind left out is cleared."""
+
+    values: dict[str, CellValue] = Field(default_factory=dict,
+                                         examples=[{"activated": True, "bilateral_meetings": 2}])
+    note: Annotated[str, Strict(), StringConstraints(max_length=NOTE_MAX)] | None = None

@@ -104,8 +104,7 @@ def read_sheet(session: Session, content: bytes, *, period: str, filename: str =
         where = f"sheet {name!r}, " if name else ""
         errors += _read_rows(rows, where, kinds, members, new_codes, read)
     if errors:
-        raise InvalidInput(errors, detail=f"{len(errors)} problem(s) in the sheet; nothing "
-                                          "was written")
+        raise InvalidInput(errors, detail=f"{len(errors)} problem(s) in the sheet")
     for change in read.changes:
         change.period = period
     return read
