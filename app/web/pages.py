@@ -20,7 +20,7 @@ from app.models.types import utcnow
 from app.schemas.text import CleanText
 from app.services.lookup import get_mandate
 from app.settings import Settings
-from app.web import views
+from app.web import records, views
 from app.web.templating import templates
 
 JSON_TYPES = ("application/json", PROBLEM_JSON)
@@ -162,3 +162,53 @@ def show_deliverables(mandate: str, request: Request, session: SessionDep,
             session, mandate=found, filters=filters, thresholds=settings.thresholds)
 
     return _page(request, build)
+
+
+# The records: members, a member, the calendar ----------------------------------------------
+
+Period = Annotated[CleanText | None, Query(max_length=40, description="A period with a roll; "
+                                           "the newest by default.", examples=["2020"])]
+
+
+@router.get("/members", **PAGE)
+def show_members(request: Request, session: SessionDep, _reader: Reader,
+                 period: Period = None,
+                 sheet: Annotated[CleanText | None, Query(
+                     max_length=40, description="engagement (table 4.1), website (4.2) or "
+                     "annex.", examples=["website"])] = None,
+                 q: Annotated[CleanText | None, Query(
+                     max_length=views.TEXT_LIMIT, description="Words in the name.")] = None,
+                 kind: Annotated[CleanText | None, Query(
+                     max_length=40, description="An engagement kind to highlight.")] = None,
+                 offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> Response:
+    """The members of a period with their engagement, as the report's tables print it."""
+    return _page(request, lambda: ("members.html", records.members_page(
+        session, records.MembersQuery(period=period or None, sheet=sheet or None,
+                                      q=(q or "").strip() or None, kind=kind or None,
+                                      offset=offset))))
+
+
+@router.get("/members/{member}", **PAGE)
+def show_member(member: str, request: Request, session: SessionDep,
+                _reader: Reader) -> Response:
+    """A member: its engagement over the periods and its activities."""
+    return _page(request, lambda: ("member.html", records.member_page(session, member)))
+
+
+@router.get("/events", **PAGE)
+def show_events(request: Request, session: SessionDep, _reader: Reader,
+                kind: Annotated[CleanText | None, Query(
+                    max_length=40, description="An activity kind; event unless told, "
+                    "empty for any.", examples=["statement"])] = records.DEFAULT_KIND,
+                mode: Annotated[CleanText | None, Query(
+                    max_length=40, description="online, in_person or hybrid.")] = None,
+                action_line: Text = None,
+                month: Annotated[CleanText | None, Query(
+                    max_length=40, description="YYYY-MM: those starting that month.",
+                    examples=["2020-03"])] = None,
+                member: Text = None) -> Response:
+    """The calendar of activities by month, with the counts by mode."""
+    return _page(request, lambda: ("events.html", records.events_page(
+        session, records.EventsQuery(kind=kind or "", mode=mode or None,
+                                     action_line=action_line or None, month=month or None,
+                                     member=member or None))))
