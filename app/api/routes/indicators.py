@@ -1,7 +1,9 @@
 """Indicators: where each stands against its target; definitions (admin); values (editor)."""
 
 
-from fastapi import Request, Response
+from typing import Annotated
+
+from fastapi import Depends, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
@@ -29,15 +31,34 @@ from app.schemas.requests import IndicatorValueIn
 from app.services.access import audit
 from app.services.indicators import service
 from app.services.lookup import get_by_code
+from app.services.periods import parse_instant
 from app.settings import Settings
 
 router = api_router(prefix="/api/v1/mandates/{mandate}/indicators", tags=["indicators"])
 
 
-def _one(session: Session, mandate: Mandate, code: str, settings: Settings) -> JSONResponse:
+def reading_from_query(
+    as_of: Annotated[str | None, Query(description="Values as they stood then (a date or an "
+                                       "ISO 8601 time): typed ones recorded by then, derived "
+                                       "ones from the records as they were.")] = None,
+    known_at: Annotated[str | None, Query(description="What had been recorded by then; for "
+                                          "records, the same as as_of.")] = None,
+    explain: Annotated[bool, Query(description="Derived values name the records counted "
+                                   "and the denominator.")] = False,
+) -> service.Reading:
+    instants = [parse_instant(text, field=name) for name, text in
+                (("as_of", as_of), ("known_at", known_at)) if text is not None]
+    return service.Reading(at=min(instants) if instants else None, explain=explain)
+
+
+ReadingDep = Annotated[service.Reading, Depends(reading_from_query)]
+
+
+def _one(session: Session, mandate: Mandate, code: str, settings: Settings,
+         reading: service.Reading = service.NOW) -> JSONResponse:
     indicator = get_by_code(session, Indicator, mandate=mandate, code=code)
     view = service.indicator_views(session, mandate=mandate, code=code,
-                                   thresholds=settings.thresholds)[0]
+                                   thresholds=settings.thresholds, reading=reading)[0]
     return JSONResponse(jsonable_encoder(view), headers={"ETag": service.etag(indicator)})
 
 
@@ -45,12 +66,14 @@ def _one(session: Session, mandate: Mandate, code: str, settings: Settings) -> J
             responses=NOT_MODIFIED)
 def list_indicators(mandate: MandateDep, session: SessionDep, settings: SettingsDep,
                     _reader: Reader, request: Request, paging: WholePagingDep,
-                    if_none_match: IfNoneMatch = None) -> Response:
-    """Every indicator with its latest values, targets, attainment, status and split."""
+                    reading: ReadingDep, if_none_match: IfNoneMatch = None) -> Response:
+    """Every indicator with its latest values, targets, attainment, status and split; a
+    derived indicator's values computed from the records as they are read."""
 
     def produce() -> Response:
         page = service.indicator_page(session, mandate=mandate,
-                                      thresholds=settings.thresholds, page=paging)
+                                      thresholds=settings.thresholds, page=paging,
+                                      reading=reading)
         return JSONResponse(jsonable_encoder(page.as_dict()))
 
     return conditional_get(if_none_match,
@@ -59,9 +82,9 @@ def list_indicators(mandate: MandateDep, session: SessionDep, settings: Settings
 
 @router.get("/{code}", response_model=IndicatorOut)
 def get_indicator(mandate: MandateDep, code: str, session: SessionDep,
-                  settings: SettingsDep, _reader: Reader) -> Response:
+                  settings: SettingsDep, _reader: Reader, reading: ReadingDep) -> Response:
     """One indicator; its ETag is what a new value sends back in If-Match."""
-    return _one(session, mandate, code, settings)
+    return _one(session, mandate, code, settings, reading)
 
 
 @router.get("/{code}/history", response_model=list[IndicatorValueOut])
