@@ -49,7 +49,8 @@ def sheets(session: Session) -> list[str]:
 
 def kind_sheets(session: Session) -> dict[str, str]:
     """Each engagement kind's sheet."""
-    return dict(session.execute(select(EngagementKind.code, EngagementKind.sheet)).tuples())
+    return {code: sheet for code, sheet in session.execute(
+        select(EngagementKind.code, EngagementKind.sheet))}
 
 
 def engagement_kinds(session: Session) -> list[dict[str, Any]]:
@@ -59,8 +60,8 @@ def engagement_kinds(session: Session) -> list[dict[str, Any]]:
 
 
 def activity_kinds(session: Session) -> list[tuple[str, str]]:
-    return list(session.execute(select(ActivityKind.code, ActivityKind.title)
-                                .order_by(ActivityKind.code)).tuples())
+    return [(code, title) for code, title in session.execute(
+        select(ActivityKind.code, ActivityKind.title).order_by(ActivityKind.code))]
 
 
 def action_lines(session: Session) -> list[str]:
@@ -77,6 +78,12 @@ def link(path: str, **params: Any) -> str:
     return path + ("?" + urlencode(pairs) if pairs else "")
 
 
+def latest_period(periods: list[str | None]) -> str | None:
+    """The latest year among ``periods`` (a headline's "mandate" is none)."""
+    years = [period for period in periods if period and period.isdigit()]
+    return max(years) if years else None
+
+
 def derived_link(derived: dict[str, Any] | None, *, period: str | None,
                  sheet_of: dict[str, str]) -> str | None:
     """The page holding what a derived indicator counts: the members' table of the period
@@ -88,8 +95,7 @@ def derived_link(derived: dict[str, Any] | None, *, period: str | None,
     if spec.form in ("count_activities", "women_share"):
         return link("/events", kind=of.kind or "", mode=getattr(of, "mode", None))
     kind = getattr(of, "engagement", None)
-    periods = period if period and period.isdigit() else None
-    return link("/members", period=periods, sheet=sheet_of.get(kind or ""), kind=kind)
+    return link("/members", period=period, sheet=sheet_of.get(kind or ""), kind=kind)
 
 
 # The members' table -------------------------------------------------------------------------

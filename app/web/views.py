@@ -24,6 +24,7 @@ from app.services.periods import Interval, interval_ends, parse_instant
 from app.services.plan.activity import activity
 from app.services.plan.deliverables import DeliverableFilter, mandate_list
 from app.services.rollups.progress import ProgressQuery, series
+from app.web import records
 from app.web.charts import BurnUp, burn_up
 
 FEED_SIZE = 12
@@ -151,8 +152,14 @@ def indicator_groups(session: Session, *, mandate: Mandate, thresholds: Threshol
     """Indicators with where they stand and their gender split, grouped by action line."""
     groups = {code: IndicatorGroup(code, title) for code, title in line_titles.items()}
     unlinked = IndicatorGroup("", "Whole mandate")
-    for view in indicator_views(session, mandate=mandate, thresholds=thresholds):
-        card = {**view.model_dump(), "shares": split_shares(view)}
+    found = indicator_views(session, mandate=mandate, thresholds=thresholds)
+    sheet_of = records.kind_sheets(session) if any(view.derived for view in found) else {}
+    for view in found:
+        card = {**view.model_dump(), "shares": split_shares(view),
+                "records_link": records.derived_link(
+                    view.derived, sheet_of=sheet_of,
+                    period=records.latest_period([view.headline.period,
+                                                  *(value.period for value in view.values)]))}
         groups.get(view.action_line or "", unlinked).indicators.append(card)
     return [group for group in [*groups.values(), unlinked] if group.indicators]
 
