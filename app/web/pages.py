@@ -188,11 +188,11 @@ def show_members(request: Request, session: SessionDep, _reader: Reader,
                                       offset=offset))))
 
 
-@router.get("/members/{member}", **PAGE)
-def show_member(member: str, request: Request, session: SessionDep,
+@router.get("/members/{code}", **PAGE)
+def show_member(code: str, request: Request, session: SessionDep,
                 _reader: Reader) -> Response:
     """A member: its engagement over the periods and its activities."""
-    return _page(request, lambda: ("member.html", records.member_page(session, member)))
+    return _page(request, lambda: ("member.html", records.member_page(session, code)))
 
 
 @router.get("/events", **PAGE)
