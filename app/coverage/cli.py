@@ -1,8 +1,8 @@
 """``planpulse check``: plan coverage checks for CI, on a plan file or a running service.
 
 Exit status: 0 no finding of severity error, 1 at least one, 2 the input cannot be used
-(unreadable file, invalid plan, unreachable service, bad configuration), the reason on
-stderr.
+(unreadable file, invalid plan or records, unreachable service, bad configuration), the
+reason on stderr.
 """
 
 import os
@@ -31,6 +31,7 @@ from app.coverage.output import Format, Location, render
 from app.coverage.rules import RULES
 from app.coverage.source import line_numbers, read_plan_text
 from app.errors import InvalidInput
+from app.schemas.records_file import RecordsFile, parse_records_text
 
 EXIT_PASSED, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 
@@ -44,6 +45,9 @@ def check(
     plan_file: Annotated[Path | None, typer.Argument(
         help="A plan file, YAML or JSON; - for stdin. Leave out with --url.",
         show_default=False)] = None,
+    records: Annotated[Path | None, typer.Option(
+        "--records", help="With a plan file: a records file (YAML or JSON) for the records "
+        "rules; without it they are skipped.", show_default=False)] = None,
     url: Annotated[str | None, typer.Option(
         help="Check a running service instead, e.g. https://plans.example.org.")] = None,
     mandate: Annotated[str | None, typer.Option(
@@ -107,10 +111,13 @@ def check(
             raise _unusable("give a plan file, or --url and --mandate to check a service")
         if mandate is not None:
             raise _unusable("--mandate goes with --url; a plan file names its mandate")
-        report, location = _check_file(plan_file, settings, day)
+        report, location = _check_file(plan_file, records, settings, day)
     else:
         if plan_file is not None:
             raise _unusable("give a plan file or --url, not both")
+        if records is not None:
+            raise _unusable("--records goes with a plan file; a service checks the records "
+                            "it holds")
         if mandate is None:
             raise _unusable("--url needs --mandate, the code of the mandate to check")
         report, location = _check_service(url, mandate, token, settings, day)
@@ -145,7 +152,8 @@ def _config_file_layers(path: Path | None, isolated: bool, plan_file: Path | Non
     return []
 
 
-def _check_file(path: Path, settings: Config, day: date) -> tuple[Report, Location]:
+def _check_file(path: Path, records_path: Path | None, settings: Config, day: date
+                ) -> tuple[Report, Location]:
     stdin = str(path) == "-"
     try:
         text = sys.stdin.read() if stdin else path.read_text(encoding="utf-8")
@@ -156,10 +164,24 @@ def _check_file(path: Path, settings: Config, day: date) -> tuple[Report, Locati
     except InvalidInput as error:
         lines = "\n".join(f"  {line}" for line in error.lines())
         raise _unusable(f"{path}: {error.detail}; it cannot be checked:\n{lines}") from None
-    report = run(from_plan_file(plan), settings, day)
+    records = None if records_path is None else _read_records(records_path)
+    report = run(from_plan_file(plan, records), settings, day)
     name = "<stdin>" if stdin else str(path)
     return report, Location(name=name, file=None if stdin else str(path),
                             lines=line_numbers(text))
+
+
+def _read_records(path: Path) -> RecordsFile:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise _unusable(f"cannot read {path}: {error}") from None
+    try:
+        return parse_records_text(text, fmt="json" if path.suffix == ".json" else None)
+    except InvalidInput as error:
+        lines = "\n".join(f"  {line}" for line in error.lines())
+        raise _unusable(f"{path}: {error.detail}; the records cannot be checked:\n{lines}"
+                        ) from None
 
 
 def _check_service(url: str, mandate: str, token: str | None, settings: Config, day: date

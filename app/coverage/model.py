@@ -1,5 +1,6 @@
-"""What the checks read (a plan and a few facts about its deliverables), how they are
-configured, and the report they produce (the JSON that every output format is made from)."""
+"""What the checks read (a plan, a few facts about its deliverables, the records), how
+they are configured, and the report they produce (the JSON that every output format is
+made from)."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.schemas.plan_file import PlanFile
+from app.schemas.records_file import RecordsFile
 
 
 class Severity(StrEnum):
@@ -54,16 +56,19 @@ class PlanInput:
     """The date of each deliverable's last status change."""
     has_evidence: Mapping[str, bool] | None = None
     """Whether each deliverable's current status entry carries an evidence URL."""
+    records: RecordsFile | None = None
+    """The organisation's records (members, engagement, activities); ``None`` when none
+    were given, and the records rules are skipped."""
 
 
-def from_plan_file(plan: PlanFile) -> PlanInput:
-    """A plan file on its own: its ``as_of`` is taken as the date of every deliverable's
-    last status change (an import records the statuses as effective then); without it,
-    staleness is unknown. A plan file records no evidence."""
+def from_plan_file(plan: PlanFile, records: RecordsFile | None = None) -> PlanInput:
+    """A plan file, with a records file if one is given: its ``as_of`` is taken as the date
+    of every deliverable's last status change (an import records the statuses as effective
+    then); without it, staleness is unknown. A plan file records no evidence."""
     last_change = None
     if plan.as_of is not None:
         last_change = {d.code: plan.as_of for _measure, d in plan.deliverables()}
-    return PlanInput(plan=plan, last_change=last_change, has_evidence=None)
+    return PlanInput(plan=plan, last_change=last_change, has_evidence=None, records=records)
 
 
 # The report ------------------------------------------------------------------------------
@@ -74,7 +79,7 @@ class _Out(BaseModel):
 
 
 ItemKind = Literal["mandate", "action_line", "measure", "deliverable", "indicator", "code",
-                   "theme"]
+                   "theme", "engagement_kind", "activity", "member"]
 
 
 class Finding(_Out):
@@ -82,9 +87,11 @@ class Finding(_Out):
     family: str = Field(examples=["deliverable"])
     severity: Literal["error", "warning"]
     kind: ItemKind = Field(description="What kind of item the finding is about.")
-    item: str = Field(description="The item's code (a tag for theme rules).",
+    item: str = Field(description="The item's code (a tag for theme rules; for records "
+                      "rules, a code of the records).",
                       examples=["L1M1D1"])
-    path: str | None = Field(default=None, description="Where the item is in the plan file.",
+    path: str | None = Field(default=None, description="Where the item is in the plan file "
+                             "(null for an item of the records).",
                              examples=["action_lines[0].measures[0].deliverables[0]"])
     message: str = Field(description="What is wrong with the item and what to do.")
 

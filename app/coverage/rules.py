@@ -13,6 +13,7 @@ from functools import cached_property
 
 from app.coverage.model import Config, ItemKind, PlanInput, Severity, ThresholdsWhen
 from app.models.enums import GENDER_CATEGORIES, Status
+from app.schemas.derived import ActivitiesOf, DerivedSpec, EngagementOf, MembersOf, WomenShareOf
 from app.schemas.plan_file import (
     ActionLineSpec,
     DeliverableSpec,
@@ -20,9 +21,10 @@ from app.schemas.plan_file import (
     MandateSpec,
     MeasureSpec,
 )
+from app.schemas.records_file import ActivitySpec, EngagementSpec, RecordsFile
 from app.services.rollups.rules import Policy, Totals, totals_of
 
-FAMILIES = ("structure", "deliverable", "indicator", "theme", "figures")
+FAMILIES = ("structure", "deliverable", "indicator", "theme", "figures", "records")
 OPEN = frozenset({Status.in_progress, Status.not_started, Status.not_achieved})
 """Statuses still expected to move: every one but completed and cancelled."""
 MANDATE_PERIOD = "mandate"
@@ -532,3 +534,180 @@ def action_line_below_threshold(ctx: Context) -> Outcome:
                     for measure in line.measures for d in measure.deliverables), ctx.policy))
         for path, line in ctx.lines]
     return _figures(ctx, "action_line", items, "action line")
+
+
+# Records --------------------------------------------------------------------------------
+
+NO_RECORDS = "no records given: pass a records file with --records"
+
+
+def _roll_periods(records: RecordsFile) -> list[str]:
+    """The periods that have a roll (a member with an engagement entry for it), in order."""
+    return sorted({entry.period for entry in records.engagement})
+
+
+def _year_of(period: str) -> int | None:
+    """The calendar year of a period of the records; None for ``mandate``."""
+    return None if period == MANDATE_PERIOD else int(period[:4])
+
+
+@rule("records.kind-unfilled", Severity.warning,
+      "An engagement kind that no member has a value of for a period that has a roll (a "
+      "member with an engagement entry for it): one finding per kind and period. Skipped "
+      "without records.",
+      "Fill the kind's column for the period, or remove the kind if it is no longer "
+      "recorded.")
+def kind_unfilled(ctx: Context) -> Outcome:
+    records = ctx.input.records
+    if records is None:
+        return Outcome(skipped=NO_RECORDS)
+    filled = {(kind, entry.period) for entry in records.engagement for kind in entry.values}
+    periods = _roll_periods(records)
+    hits = [Hit("engagement_kind", kind.code, None,
+                f"engagement kind {kind.code} has no value for any member on the {period} "
+                f"roll: fill its column for {period}, or remove the kind if it is no longer "
+                "recorded")
+            for kind in records.engagement_kinds for period in periods
+            if (kind.code, period) not in filled]
+    return tally("engagement kinds filled for each period with a roll",
+                 len(records.engagement_kinds) * len(periods), hits)
+
+
+def _activity_outside(activity: ActivitySpec, mandate: MandateSpec) -> bool:
+    if activity.start_date is not None:
+        return not mandate.start_date <= activity.start_date <= mandate.end_date
+    return activity.period is not None and not _inside(activity.period, mandate)
+
+
+@rule("records.activity-outside-mandate", Severity.error,
+      "An activity linked to the plan's mandate (`links[].mandate`) whose start_date, or "
+      "without one its period, falls outside the mandate's start_date..end_date. Skipped "
+      "without records.",
+      "Correct the activity's date or period, or link it to the mandate it belongs to.")
+def activity_outside_mandate(ctx: Context) -> Outcome:
+    records = ctx.input.records
+    if records is None:
+        return Outcome(skipped=NO_RECORDS)
+    mandate = ctx.mandate
+    judged = [activity for activity in records.activities
+              if any(link.mandate == mandate.code for link in activity.links)]
+    hits = [Hit("activity", activity.code, None,
+                f"activity {activity.code} ({activity.title}) is linked to mandate "
+                f"{mandate.code} but is dated "
+                f"{activity.start_date or 'in ' + activity.counted_in}, outside the mandate "
+                f"({mandate.start_date} to {mandate.end_date}): correct its date, or link it "
+                "to the mandate it belongs to")
+            for activity in judged if _activity_outside(activity, mandate)]
+    return tally(f"activities linked to {mandate.code} inside the mandate", len(judged), hits)
+
+
+@rule("records.member-not-on-roll", Severity.error,
+      "A member named in an activity's `members` that has no engagement entry (is not on the "
+      "roll) for the period the activity counts in, or that is not a member at all. One "
+      "finding per activity and member. Skipped without records.",
+      "Add the member's engagement entry for the period (or the member), or correct the "
+      "activity's members.")
+def member_not_on_roll(ctx: Context) -> Outcome:
+    records = ctx.input.records
+    if records is None:
+        return Outcome(skipped=NO_RECORDS)
+    known = {member.code for member in records.members}
+    roll = {(entry.member, entry.period) for entry in records.engagement}
+    hits, judged = [], 0
+    for activity in records.activities:
+        period = activity.counted_in
+        for taking_part in activity.members:
+            code = taking_part.member
+            judged += 1
+            if code not in known:
+                hits.append(Hit("member", code, None,
+                                f"member {code}, {taking_part.role} of activity "
+                                f"{activity.code}, is not in members: add the member, or "
+                                "correct the activity's members"))
+            elif (code, period) not in roll:
+                hits.append(Hit("member", code, None,
+                                f"member {code}, {taking_part.role} of activity "
+                                f"{activity.code} ({period}), is not on the {period} roll: add "
+                                f"its engagement entry for {period}, or correct the "
+                                "activity's members"))
+    return tally("members of activities on the activity's roll", judged, hits)
+
+
+def _title_key(title: str) -> str:
+    return " ".join(title.split()).casefold()
+
+
+@rule("records.duplicate-activity", Severity.error,
+      "Two activities with the same title (ignoring case and spacing) and the same "
+      "start_date: one is likely entered twice, and counted twice. Activities without a "
+      "start_date are not compared. Skipped without records.",
+      "Remove the copy, or tell the two apart in their titles.")
+def duplicate_activity(ctx: Context) -> Outcome:
+    records = ctx.input.records
+    if records is None:
+        return Outcome(skipped=NO_RECORDS)
+    same: dict[tuple[str, date], list[ActivitySpec]] = defaultdict(list)
+    for activity in records.activities:
+        if activity.start_date is not None:
+            same[(_title_key(activity.title), activity.start_date)].append(activity)
+    hits = []
+    for (_title, start_date), activities in same.items():
+        if len(activities) > 1:
+            codes = _and([activity.code for activity in activities])
+            hits.append(Hit("activity", activities[1].code, None,
+                            f"activities {codes} have the same title "
+                            f"({activities[0].title!r}) and start_date {start_date}: remove "
+                            "the copy, or tell them apart in their titles"))
+    return tally("activities without a twin", len(same), hits)
+
+
+def _supports(derived: DerivedSpec, year: int, entries: list[EngagementSpec],
+              activities: list[ActivitySpec]) -> bool:
+    """Whether the records of a year hold anything a derived indicator is computed from."""
+    of = derived.of
+    if isinstance(of, MembersOf | EngagementOf):
+        kind = of.engagement
+        return any(kind is None or kind in entry.values for entry in entries)
+    if isinstance(of, ActivitiesOf):
+        return any((of.kind is None or a.kind == of.kind)
+                   and (of.mode is None or a.mode == of.mode) for a in activities)
+    assert isinstance(of, WomenShareOf)
+    return any((of.kind is None or a.kind == of.kind) and getattr(a, of.of) is not None
+               for a in activities)
+
+
+@rule("records.derived-without-records", Severity.warning,
+      "A derived indicator (`derived:`) has nothing to be computed from in a year of the "
+      "mandate for which the records hold a roll or an activity: no roll entry (with a "
+      "value of its engagement kind, if it names one) for member counts and sums, no "
+      "activity of its kind and mode for activity counts, none with its split counted for "
+      "women_share. Skipped without records.",
+      "Record the year's engagement or activities, or check the indicator's kind and "
+      "mode.")
+def derived_without_records(ctx: Context) -> Outcome:
+    records = ctx.input.records
+    if records is None:
+        return Outcome(skipped=NO_RECORDS)
+    entries: dict[int | None, list[EngagementSpec]] = defaultdict(list)
+    for entry in records.engagement:
+        entries[_year_of(entry.period)].append(entry)
+    activities: dict[int | None, list[ActivitySpec]] = defaultdict(list)
+    for activity in records.activities:
+        activities[_year_of(activity.counted_in)].append(activity)
+    recorded = [year for year in ctx.years if entries[year] or activities[year]]
+    judged = [(path, indicator) for path, indicator in ctx.indicators if indicator.derived]
+    hits = []
+    for path, indicator in judged:
+        assert indicator.derived is not None
+        derived = indicator.derived
+        missing = [year for year in recorded
+                   if not _supports(derived, year, entries[year], activities[year])]
+        if missing:
+            given = derived.of.model_dump(mode="json", exclude_defaults=True)
+            what = " ".join([derived.form, *(f"{key}={value}" for key, value in given.items())])
+            hits.append(Hit("indicator", indicator.code, path,
+                            f"indicator {indicator.code} is derived ({what}) but the records "
+                            f"hold nothing it is computed from for {_years(missing)}: record "
+                            "the engagement or activities of these years, or check its kind "
+                            "and mode"))
+    return tally("derived indicators with records for every year recorded", len(judged), hits)
