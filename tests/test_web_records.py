@@ -349,4 +349,14 @@ def test_members_and_events_in_chromium(engine: Engine, browser: Any,  # noqa: F
             assert rows.nth(index).get_attribute("data-mode") == "hybrid"
         tab.screenshot(path=str(OUTPUT / f"events-{backend}.png"), full_page=True)
         context.close()
+
+        phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+        small = phone.new_page()
+        phone_problems = Problems(small)
+        for path in ("/members", "/members/barcelona-city", "/events"):
+            small.goto(f"{base}{path}", wait_until="load")
+            wide = small.evaluate("document.documentElement.scrollWidth")
+            assert wide <= 390, f"{path} is {wide}px wide on a 390px screen"
+        phone.close()
     assert problems.seen == []
+    assert phone_problems.seen == []
