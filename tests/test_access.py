@@ -19,7 +19,8 @@ from tests.conftest import make_client
 from tests.helpers import auth, new_token
 
 PUBLIC_PATHS = {"/healthz", "/readyz"}
-SAMPLE_PATH_VALUES = {"mandate": "2018-2020", "code": "L1M3D2", "name": "nobody"}
+SAMPLE_PATH_VALUES = {"mandate": "2018-2020", "code": "L1M3D2", "name": "nobody",
+                      "period": "2020"}
 CREDENTIALS = ["none", "malformed", "unknown", "expired", "revoked", "viewer", "editor",
                "admin"]
 

@@ -186,11 +186,13 @@ def _first_number(text: str) -> float:
     return float(match.group().replace(",", ""))
 
 
-@pytest.mark.usefixtures("metropolis")
+@pytest.mark.usefixtures("metropolis_records")
 def test_values_match_the_report_text(client: TestClient) -> None:
+    """Typed values are the report's; derived ones agree with it to its printed precision."""
     items = _by_code(client)
     for code, quote in REPORT_QUOTES:
-        assert items[code]["values"][-1]["value"] == _first_number(quote), code
+        value = items[code]["values"][-1]["value"]
+        assert value == pytest.approx(_first_number(quote), abs=0.05), code
         women = re.search(r"(\d+)% women", quote)
         if women is not None:
             assert items[code]["headline"]["women_share"] == int(women.group(1)) / 100

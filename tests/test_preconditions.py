@@ -34,14 +34,15 @@ WRITES: dict[str, tuple[str, str, Any, str, str]] = {
                f"{M}/deliverables/L3M3D2"),
     "patch": ("PATCH", f"{M}/deliverables/L3M3D2", {"owner": "Ana", "weight": 2}, "editor",
               f"{M}/deliverables/L3M3D2"),
-    "indicator-value": ("POST", f"{M}/indicators/MEMBERS/values",
-                        {"period": "2020", "value": 150}, "editor", f"{M}/indicators/MEMBERS"),
-    "indicator-replace": ("PUT", f"{M}/indicators/MEMBERS",
-                          {"code": "MEMBERS", "title": "Member governments", "unit": "count",
+    "indicator-value": ("POST", f"{M}/indicators/SOCIAL_MEDIA_FOLLOWERS/values",
+                        {"period": "2020", "value": 150}, "editor",
+                        f"{M}/indicators/SOCIAL_MEDIA_FOLLOWERS"),
+    "indicator-replace": ("PUT", f"{M}/indicators/SOCIAL_MEDIA_FOLLOWERS",
+                          {"code": "SOCIAL_MEDIA_FOLLOWERS", "title": "Followers", "unit": "count",
                            "direction": "increase", "action_line": "L1"}, "admin",
-                          f"{M}/indicators/MEMBERS"),
-    "indicator-delete": ("DELETE", f"{M}/indicators/MEMBERS", None, "admin",
-                         f"{M}/indicators/MEMBERS"),
+                          f"{M}/indicators/SOCIAL_MEDIA_FOLLOWERS"),
+    "indicator-delete": ("DELETE", f"{M}/indicators/SOCIAL_MEDIA_FOLLOWERS", None, "admin",
+                         f"{M}/indicators/SOCIAL_MEDIA_FOLLOWERS"),
 }
 # "*" alone, and "*" in a list beside the current tag: a list that holds * is refused too.
 WILDCARDS: dict[str, Callable[[str], str]] = {

@@ -59,8 +59,16 @@ def get_member(code: str, session: SessionDep, _reader: Reader) -> Response:
     return _member_answer(session, code)
 
 
+@router.get("/members/{code}/history")
+def get_member_history(code: str, session: SessionDep, _reader: Reader) -> list[Any]:
+    """Every engagement value recorded for the member, newest first: who, when, why, and
+    when it was superseded."""
+    member = queries.get_member(session, code)
+    return jsonable_encoder(queries.member_history(session, member))
+
+
 @router.put("/members/{code}/engagement/{period}", responses=responses.WRITE)
-def write_member_engagement(code: str, period: PeriodPath, body: EngagementIn,
+def record_member_engagement(code: str, period: PeriodPath, body: EngagementIn,
                             session: SessionDep, editor: Editor,
                             if_match: IfMatch = None) -> Response:
     """Replace the member's engagement for the period (a kind left out is cleared); the

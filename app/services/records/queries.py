@@ -232,3 +232,22 @@ def activity_page(session: Session, page: PageRequest, where: ActivityFilter = A
                   "links": links.get(row.Activity.id, []),
                   "members": taking_part.get(row.Activity.id, [])} for row in found.data],
                 found.count, found.limit, found.offset)
+
+
+def member_history(session: Session, member: Member) -> list[dict[str, Any]]:
+    """Every engagement value ever recorded for the member, newest first: who recorded it,
+    when and why, and whether (since when) it is superseded; a cleared value has none."""
+    kinds = {kind.id: kind for kind in _kinds(session)}
+    history = []
+    for row in session.execute(
+            select(EngagementRecord).where(EngagementRecord.member_id == member.id)
+            .order_by(EngagementRecord.recorded_at.desc(), EngagementRecord.id.desc())
+            ).scalars():
+        kind = kinds[row.kind_id]
+        history.append({
+            "period": row.period, "kind": kind.code,
+            "value": values.to_file(EngagementValue(kind.value),
+                                    values.Stored(row.amount, row.label)),
+            "note": row.note, "recorded_by": row.recorded_by, "recorded_at": row.recorded_at,
+            "superseded_at": row.superseded_at})
+    return history

@@ -11,6 +11,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils import get_column_letter
@@ -73,8 +74,14 @@ def read_tables(content: bytes, *, filename: str = "") -> list[tuple[str, list[l
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InvalidInput([FieldError("", "a CSV sheet must be UTF-8")]) from None
-    dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t") if text.strip() else "excel"
-    return [("", [list(row) for row in csv.reader(io.StringIO(text), dialect)])]
+    try:  # staff's spreadsheets write , ; or tabs, by locale
+        dialect: Any = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = "excel"
+    try:
+        return [("", [list(row) for row in csv.reader(io.StringIO(text), dialect)])]
+    except csv.Error as error:
+        raise InvalidInput([FieldError("", f"not a readable CSV sheet: {error}")]) from None
 
 
 def columns_by_name(session: Session) -> dict[str, Column]:
