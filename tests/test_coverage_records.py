@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import Result
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from app.cli import app
@@ -20,13 +22,18 @@ from app.coverage.engine import run
 from app.coverage.model import Finding, Report, from_plan_file
 from app.coverage.rules import RULES
 from app.coverage.source import PlanLoader
+from app.coverage.stored import stored_input
+from app.models import Indicator, IndicatorValue, Mandate
 from app.schemas.plan_file import PlanFile
 from app.schemas.records_file import RecordsFile
 from tests.helpers import DATA
 
 CLEAN_PLAN = DATA / "coverage-clean.yaml"
 AS_OF = date(2026, 7, 15)
-RECORDS_RULES = [rule_id for rule_id, r in RULES.items() if r.family == "records"]
+TYPED_AND_DERIVED = "records.typed-and-derived"
+"""Judges the stored plan's typed values (a file can't hold them): tested on the database."""
+RECORDS_RULES = [rule_id for rule_id, r in RULES.items()
+                 if r.family == "records" and rule_id != TYPED_AND_DERIVED]
 DERIVED = [
     {"code": "SHARE_ACTIVATED", "title": "Share of members activated", "unit": "percent",
      "direction": "increase", "baseline": {"period": "2023", "value": 40},
@@ -309,3 +316,22 @@ def test_records_do_not_go_with_a_service() -> None:
                      "--records", "records.yaml")
     assert result.exit_code == 2
     assert "--records goes with a plan file" in result.stderr
+
+
+@pytest.mark.usefixtures("metropolis_records")
+def test_typed_values_left_on_an_indicator_made_derived_are_a_finding(session: Session
+                                                                      ) -> None:
+    """An indicator typed in an earlier import and derived now keeps its typed values in the
+    database: the stored plan's check names it and the periods."""
+    mandate = session.execute(select(Mandate).where(Mandate.code == "2018-2020")).scalar_one()
+    clean = stored_input(session, mandate=mandate)
+    assert clean.typed_values_of_derived == {}
+    indicator = session.execute(select(Indicator).where(
+        Indicator.mandate_id == mandate.id, Indicator.code == "MEMBERS")).scalar_one()
+    session.add(IndicatorValue(indicator_id=indicator.id or 0, period="2020", value=141,
+                               recorded_by="import"))
+    session.flush()
+    report = run(stored_input(session, mandate=mandate), merge([]), AS_OF)
+    found = [f for f in report.findings if f.rule == TYPED_AND_DERIVED]
+    assert [(f.item, f.severity) for f in found] == [("MEMBERS", "warning")]
+    assert "2020" in found[0].message

@@ -57,6 +57,9 @@ class PlanInput:
     has_evidence: Mapping[str, bool] | None = None
     """Whether each deliverable's current status entry carries an evidence URL."""
     records: RecordsFile | None = None
+    typed_values_of_derived: Mapping[str, list[str]] | None = None
+    """Derived indicator's code → the periods it also has typed values for (a plan file
+    can't hold both: empty; the stored plan may, from before the indicator was derived)."""
     """The organisation's records (members, engagement, activities); ``None`` when none
     were given, and the records rules are skipped."""
 
@@ -68,7 +71,8 @@ def from_plan_file(plan: PlanFile, records: RecordsFile | None = None) -> PlanIn
     last_change = None
     if plan.as_of is not None:
         last_change = {d.code: plan.as_of for _measure, d in plan.deliverables()}
-    return PlanInput(plan=plan, last_change=last_change, has_evidence=None, records=records)
+    return PlanInput(plan=plan, last_change=last_change, has_evidence=None, records=records,
+                     typed_values_of_derived={})
 
 
 # The report ------------------------------------------------------------------------------

@@ -396,15 +396,18 @@ def baseline_missing(ctx: Context) -> Outcome:
       "whole mandate covers the year.",
       "Record the value measured for each year listed.")
 def value_missing(ctx: Context) -> Outcome:
+    # A derived indicator's values come from the records: records.derived-without-records.
+    judged = [(path, indicator) for path, indicator in ctx.indicators
+              if indicator.derived is None]
     hits = []
-    for path, indicator in ctx.indicators:
+    for path, indicator in judged:
         periods = [value.period for value in indicator.values]
         missing = [year for year in ctx.ended_years if not covers_year(periods, year)]
         if missing:
             hits.append(Hit("indicator", indicator.code, path,
                             f"indicator {indicator.code} has no value for {_years(missing)}, "
                             f"which ended before {ctx.as_of}: record the values measured"))
-    return tally("indicators with a value for every ended year", len(ctx.indicators), hits)
+    return tally("indicators with a value for every ended year", len(judged), hits)
 
 
 @rule("indicator.split-missing", Severity.error,
@@ -711,3 +714,22 @@ def derived_without_records(ctx: Context) -> Outcome:
                             "the engagement or activities of these years, or check its kind "
                             "and mode"))
     return tally("derived indicators with records for every year recorded", len(judged), hits)
+
+
+@rule("records.typed-and-derived", Severity.warning,
+      "A derived indicator also has typed values in force (recorded before it became "
+      "derived): for their periods two figures exist, and only the derived one counts. A "
+      "plan file can't hold both; the stored plan is judged.",
+      "Compare the typed figure with what the records count; correct the records if the "
+      "typed one was right.")
+def typed_and_derived(ctx: Context) -> Outcome:
+    typed = ctx.input.typed_values_of_derived
+    if typed is None:
+        return Outcome(skipped="the typed values stored for derived indicators are unknown")
+    judged = [(path, indicator) for path, indicator in ctx.indicators if indicator.derived]
+    hits = [Hit("indicator", indicator.code, path,
+                f"indicator {indicator.code} is derived from the records but also has typed "
+                f"values for {', '.join(typed[indicator.code])}: only the derived ones count; "
+                "check them against the typed figure")
+            for path, indicator in judged if typed.get(indicator.code)]
+    return tally("derived indicators without typed values", len(judged), hits)

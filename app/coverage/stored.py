@@ -2,7 +2,7 @@
 date of its last status change and whether its current status carries evidence, and the
 organisation's records (as exported).
 
-A fixed number of queries whatever the plan's size: the two exports', and one more.
+A fixed number of queries whatever the plan's size: the two exports', and two more.
 """
 
 from datetime import UTC
@@ -11,10 +11,10 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from app.coverage.model import PlanInput
-from app.models import Deliverable, Mandate, StatusChange
+from app.models import Deliverable, Indicator, IndicatorValue, Mandate, StatusChange
 from app.schemas.plan_file import PlanFile
-from app.schemas.records_file import RecordsFile
 from app.services.plan.exporter import export_plan
+from app.services.records.exporter import export_records
 
 
 def stored_input(session: Session, *, mandate: Mandate) -> PlanInput:
@@ -31,18 +31,12 @@ def stored_input(session: Session, *, mandate: Mandate) -> PlanInput:
     # The day of the last change in UTC, as a plan file's as_of is a day in UTC.
     last_change = {row.code: row.last_change.astimezone(UTC).date() for row in rows}
     has_evidence = {row.code: bool(row.evidence) for row in rows}
+    typed: dict[str, list[str]] = {}
+    for code, period in session.execute(
+            select(Indicator.code, IndicatorValue.period).distinct()
+            .join(IndicatorValue, IndicatorValue.indicator_id == Indicator.id)
+            .where(Indicator.mandate_id == mandate.id, Indicator.derived.is_not(None))
+            .order_by(Indicator.code, IndicatorValue.period)):
+        typed.setdefault(code, []).append(period)
     return PlanInput(plan=plan, last_change=last_change, has_evidence=has_evidence,
-                     records=stored_records(session))
-
-
-def stored_records(session: Session) -> RecordsFile | None:
-    """The records as their export gives them; None (the records rules are skipped) while
-    this build has no records exporter."""
-    try:
-        # Imported here: the records domain is optional to the plan checks.
-        from app.services.records.exporter import export_records
-    except ModuleNotFoundError as error:
-        if error.name not in {"app.services.records", "app.services.records.exporter"}:
-            raise
-        return None
-    return export_records(session)
+                     records=export_records(session), typed_values_of_derived=typed)

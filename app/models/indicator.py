@@ -72,7 +72,8 @@ class Indicator(SQLModel, table=True):
     )
     baseline_value: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
     position: int = Field(default=0, nullable=False)
-    derived: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    derived: dict[str, Any] | None = Field(default=None, sa_column=Column(
+        JSON(none_as_null=True), nullable=True))
     """How the values are computed from the records (app/services/records/derived.py);
     None for an indicator whose values are typed."""
     version: int = Field(default=1, sa_column=Column(Integer, nullable=False,
