@@ -351,7 +351,8 @@ export interface paths {
         };
         /**
          * List Indicators
-         * @description Every indicator with its latest values, targets, attainment, status and split.
+         * @description Every indicator with its latest values, targets, attainment, status and split; a
+         *     derived indicator's values computed from the records as they are read.
          */
         get: operations["list_indicators"];
         put?: never;
@@ -596,6 +597,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Show Members
+         * @description The members of a period with their engagement, as the report's tables print it.
+         */
+        get: operations["show_members"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/members/{code}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Show Member
+         * @description A member: its engagement over the periods and its activities.
+         */
+        get: operations["show_member"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Show Events
+         * @description The calendar of activities by month, with the counts by mode.
+         */
+        get: operations["show_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/badge/{mandate}.svg": {
         parameters: {
             query?: never;
@@ -657,6 +718,166 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Members
+         * @description The members, by name.
+         */
+        get: operations["list_members"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/members/{code}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Member
+         * @description One member, its engagement by period and its activities; its ETag is what a write to
+         *     its engagement sends back in If-Match.
+         */
+        get: operations["get_member"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/members/{code}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Member History
+         * @description Every engagement value recorded for the member, newest first: who, when, why, and
+         *     when it was superseded.
+         */
+        get: operations["get_member_history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/members/{code}/engagement/{period}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Record Member Engagement
+         * @description Replace the member's engagement for the period (a kind left out is cleared); the
+         *     values it replaces stay in the history.
+         *
+         *     Needs a token with the editor role.
+         */
+        put: operations["record_member_engagement"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/engagement": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Engagement
+         * @description The period's engagement: a page of members with their values, and the totals of
+         *     the whole roll; as the sheet it was imported from with format=csv or xlsx.
+         */
+        get: operations["get_engagement"];
+        /**
+         * Import Engagement Sheet
+         * @description Import an engagement sheet (CSV or XLSX, the shape of the report's table 4.1) for
+         *     the period: checked whole against its totals rows, all or nothing.
+         *
+         *     Needs a token with the admin role.
+         */
+        put: operations["import_engagement_sheet"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/activities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Activities
+         * @description The activities by start date, each with its links and members.
+         */
+        get: operations["list_activities"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/records": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export Records File
+         * @description Every record in force, as a records file ready to edit and import again.
+         */
+        get: operations["export_records_file"];
+        /**
+         * Import Records File
+         * @description Import a records file (JSON or YAML): validated whole against what is stored, then
+         *     upserted by code, all or nothing.
+         *
+         *     Needs a token with the admin role.
+         */
+        put: operations["import_records_file"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -697,6 +918,15 @@ export interface components {
             policy: components["schemas"]["RollupPolicy"];
             action_line: components["schemas"]["ActionLineProgress"];
         };
+        /**
+         * ActivitiesOf
+         * @description Activities counted in the period (the calendar year of their start date).
+         */
+        ActivitiesOf: {
+            /** Kind */
+            kind?: string | null;
+            mode?: components["schemas"]["ActivityMode"] | null;
+        };
         /** ActivityEntry */
         ActivityEntry: {
             /**
@@ -731,6 +961,11 @@ export interface components {
                 [key: string]: unknown;
             } | null;
         };
+        /**
+         * ActivityMode
+         * @enum {string}
+         */
+        ActivityMode: "online" | "in_person" | "hybrid";
         /**
          * Aggregation
          * @description How an indicator's values for several periods combine into one figure.
@@ -1046,10 +1281,45 @@ export interface components {
             updated_at: string;
         };
         /**
+         * DerivedSpec
+         * @description Exactly one form, e.g. ``{share_of_members: {engagement: activated}}``.
+         */
+        DerivedSpec: {
+            count_members?: components["schemas"]["MembersOf"] | null;
+            share_of_members?: components["schemas"]["MembersOf"] | null;
+            sum_engagement?: components["schemas"]["EngagementOf"] | null;
+            count_activities?: components["schemas"]["ActivitiesOf"] | null;
+            women_share?: components["schemas"]["WomenShareOf"] | null;
+        };
+        /**
          * Direction
          * @enum {string}
          */
         Direction: "increase" | "decrease" | "maintain";
+        /**
+         * EngagementIn
+         * @description A member's whole engagement for a period: kind code → value (true for a flag, a
+         *     whole number for a count, a text for a label); a kind left out is cleared.
+         */
+        EngagementIn: {
+            /**
+             * Values
+             * @example {
+             *       "activated": true,
+             *       "bilateral_meetings": 2
+             *     }
+             */
+            values?: {
+                [key: string]: boolean | number | string;
+            };
+            /** Note */
+            note?: string | null;
+        };
+        /** EngagementOf */
+        EngagementOf: {
+            /** Engagement */
+            engagement: string;
+        };
         /** FieldProblem */
         FieldProblem: {
             /**
@@ -1085,16 +1355,16 @@ export interface components {
              * @description What kind of item the finding is about.
              * @enum {string}
              */
-            kind: "mandate" | "action_line" | "measure" | "deliverable" | "indicator" | "code" | "theme";
+            kind: "mandate" | "action_line" | "measure" | "deliverable" | "indicator" | "code" | "theme" | "engagement_kind" | "activity" | "member";
             /**
              * Item
-             * @description The item's code (a tag for theme rules).
+             * @description The item's code (a tag for theme rules; for records rules, a code of the records).
              * @example L1M1D1
              */
             item: string;
             /**
              * Path
-             * @description Where the item is in the plan file.
+             * @description Where the item is in the plan file (null for an item of the records).
              * @example action_lines[0].measures[0].deliverables[0]
              */
             path?: string | null;
@@ -1207,6 +1477,18 @@ export interface components {
             /** Values */
             values: components["schemas"]["IndicatorValueOut"][];
             headline: components["schemas"]["Headline"];
+            /**
+             * Derived
+             * @description How the values are computed from the records (docs/records.md); null for typed values.
+             * @example {
+             *       "share_of_members": {
+             *         "engagement": "activated"
+             *       }
+             *     }
+             */
+            derived?: {
+                [key: string]: unknown;
+            } | null;
             /** Version */
             version: number;
         };
@@ -1245,6 +1527,8 @@ export interface components {
              * @default []
              */
             values: components["schemas"]["ValueSpec"][];
+            /** @description Values computed from the records when read, instead of typed values (docs/records.md). */
+            derived?: components["schemas"]["DerivedSpec"] | null;
             /**
              * Currency
              * @description ISO 4217 code; required with unit currency.
@@ -1333,6 +1617,13 @@ export interface components {
             recorded_at: string;
             /** Superseded */
             superseded?: boolean | null;
+            /**
+             * Explain
+             * @description With explain=true, for a derived value: {numerator: {count, records: [codes]}, denominator: {count} | null}.
+             */
+            explain?: {
+                [key: string]: unknown;
+            } | null;
         };
         /**
          * Interval
@@ -1490,6 +1781,20 @@ export interface components {
             /** Action Line */
             action_line: string;
             measure: components["schemas"]["MeasureProgress"];
+        };
+        /**
+         * MembersOf
+         * @description Members on the period's roll: with a value of ``engagement`` if given; with
+         *     ``new``, only those new in the period.
+         */
+        MembersOf: {
+            /** Engagement */
+            engagement?: string | null;
+            /**
+             * New
+             * @default false
+             */
+            new: boolean;
         };
         /** Page[ActivityEntry] */
         Page_ActivityEntry_: {
@@ -2034,6 +2339,16 @@ export interface components {
             /** Reason */
             reason: string;
         };
+        /** WomenShareOf */
+        WomenShareOf: {
+            /**
+             * Of
+             * @enum {string}
+             */
+            of: "speakers" | "participants";
+            /** Kind */
+            kind?: string | null;
+        };
         /** ActionLineSpec */
         ActionLineSpec: {
             /** Code */
@@ -2115,6 +2430,136 @@ export interface components {
              * @default true
              */
             not_achieved_counts: boolean;
+        };
+        /** ActivityKindSpec */
+        ActivityKindSpec: {
+            /** Code */
+            code: string;
+            /** Title */
+            title: string;
+        };
+        /** ActivityMemberSpec */
+        ActivityMemberSpec: {
+            /** Member */
+            member: string;
+            role: components["schemas"]["ActivityRole"];
+        };
+        /**
+         * ActivityRole
+         * @description A member's part in an activity.
+         * @enum {string}
+         */
+        ActivityRole: "organiser" | "speaker" | "leader" | "partner" | "participant";
+        /** ActivitySpec */
+        ActivitySpec: {
+            /** Code */
+            code: string;
+            /** Kind */
+            kind: string;
+            /** Title */
+            title: string;
+            /** Start Date */
+            start_date?: string | null;
+            /** End Date */
+            end_date?: string | null;
+            /**
+             * Period
+             * @description The year it counts in, when it has no start_date (else the start date's year).
+             */
+            period?: string | null;
+            /** Location */
+            location?: string | null;
+            mode?: components["schemas"]["ActivityMode"] | null;
+            speakers?: components["schemas"]["SplitSpec"] | null;
+            participants?: components["schemas"]["SplitSpec"] | null;
+            /** Links */
+            links?: components["schemas"]["LinkSpec"][];
+            /** Members */
+            members?: components["schemas"]["ActivityMemberSpec"][];
+            /** Note */
+            note?: string | null;
+        };
+        /** EngagementKindSpec */
+        EngagementKindSpec: {
+            /** Code */
+            code: string;
+            /** Title */
+            title: string;
+            value: components["schemas"]["EngagementValue"];
+            /**
+             * Summed
+             * @description For counts: whether the sheet's Total row prints their sum (false: it prints -).
+             * @default true
+             */
+            summed: boolean;
+            /**
+             * Sheet
+             * @description The sheet (table) the kind is a column of; an XLSX export has one worksheet per sheet.
+             * @default engagement
+             */
+            sheet: string;
+        };
+        /**
+         * EngagementSpec
+         * @description A member on a period's roll, with the kinds it has a value of.
+         */
+        EngagementSpec: {
+            /** Member */
+            member: string;
+            /** Period */
+            period: string;
+            /** Values */
+            values?: {
+                [key: string]: boolean | number | string;
+            };
+            /** Note */
+            note?: string | null;
+        };
+        /**
+         * EngagementValue
+         * @description What a kind of engagement holds per member and period.
+         * @enum {string}
+         */
+        EngagementValue: "flag" | "count" | "label";
+        /** LinkSpec */
+        LinkSpec: {
+            /** Mandate */
+            mandate: string;
+            /** Action Line */
+            action_line?: string | null;
+            /** Measure */
+            measure?: string | null;
+        };
+        /** MemberSpec */
+        MemberSpec: {
+            /** Code */
+            code: string;
+            /** Name */
+            name: string;
+            /** Full Name */
+            full_name?: string | null;
+            /**
+             * New In
+             * @description The period the member joined in.
+             */
+            new_in?: string | null;
+            /**
+             * Honorary
+             * @default false
+             */
+            honorary: boolean;
+        };
+        /**
+         * SplitSpec
+         * @description People counted at an activity, as indicator splits: women and men within the total.
+         */
+        SplitSpec: {
+            /** Total */
+            total: number;
+            /** Women */
+            women?: number | null;
+            /** Men */
+            men?: number | null;
         };
     };
     responses: never;
@@ -3644,6 +4089,12 @@ export interface operations {
                 limit?: number;
                 /** @description Items to skip. */
                 offset?: number;
+                /** @description Values as they stood then (a date or an ISO 8601 time): typed ones recorded by then, derived ones from the records as they were. */
+                as_of?: string | null;
+                /** @description What had been recorded by then; for records, the same as as_of. */
+                known_at?: string | null;
+                /** @description Derived values name the records counted and the denominator. */
+                explain?: boolean;
             };
             header?: {
                 /** @description An ETag from an earlier answer: 304 while it is still current. */
@@ -3807,7 +4258,14 @@ export interface operations {
     };
     get_indicator: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Values as they stood then (a date or an ISO 8601 time): typed ones recorded by then, derived ones from the records as they were. */
+                as_of?: string | null;
+                /** @description What had been recorded by then; for records, the same as as_of. */
+                known_at?: string | null;
+                /** @description Derived values name the records counted and the denominator. */
+                explain?: boolean;
+            };
             header?: never;
             path: {
                 code: string;
@@ -4860,6 +5318,237 @@ export interface operations {
             };
         };
     };
+    show_members: {
+        parameters: {
+            query?: {
+                /** @description A period with a roll; the newest by default. */
+                period?: string | null;
+                /** @description engagement (table 4.1), website (4.2) or annex. */
+                sheet?: string | null;
+                /** @description Words in the name. */
+                q?: string | null;
+                /** @description An engagement kind to highlight. */
+                kind?: string | null;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An HTML page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description No token where one is needed, or a bad, expired or revoked one; an HTML page, or problem+json when the client asks for JSON */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too low; an HTML page, or problem+json when the client asks for JSON */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown mandate, code or name; an HTML page, or problem+json when the client asks for JSON */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than the limit; an HTML page, or problem+json when the client asks for JSON */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input; `errors` names every field; an HTML page, or problem+json when the client asks for JSON */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    show_member: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An HTML page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description No token where one is needed, or a bad, expired or revoked one; an HTML page, or problem+json when the client asks for JSON */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too low; an HTML page, or problem+json when the client asks for JSON */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown mandate, code or name; an HTML page, or problem+json when the client asks for JSON */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than the limit; an HTML page, or problem+json when the client asks for JSON */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input; `errors` names every field; an HTML page, or problem+json when the client asks for JSON */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    show_events: {
+        parameters: {
+            query?: {
+                /** @description An activity kind; event unless told, empty for any. */
+                kind?: string | null;
+                /** @description online, in_person or hybrid. */
+                mode?: string | null;
+                action_line?: string | null;
+                /** @description YYYY-MM: those starting that month. */
+                month?: string | null;
+                member?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An HTML page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description No token where one is needed, or a bad, expired or revoked one; an HTML page, or problem+json when the client asks for JSON */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too low; an HTML page, or problem+json when the client asks for JSON */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown mandate, code or name; an HTML page, or problem+json when the client asks for JSON */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than the limit; an HTML page, or problem+json when the client asks for JSON */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input; `errors` names every field; an HTML page, or problem+json when the client asks for JSON */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_mandate_badge: {
         parameters: {
             query?: {
@@ -5091,6 +5780,723 @@ export interface operations {
             };
             /** @description Body larger than the limit */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input; `errors` names every field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_members: {
+        parameters: {
+            query?: {
+                /** @description Part of a member's name. */
+                q?: string | null;
+                /** @description Only those on its roll. */
+                period?: string | null;
+                /** @description Items per page (default 50). */
+                limit?: number;
+                /** @description Items to skip. */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No token where one is needed, or a bad, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown mandate, code or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input; `errors` names every field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_member: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description No token where one is needed, or a bad, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown mandate, code or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input; `errors` names every field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_member_history: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown[];
+                };
+            };
+            /** @description No token where one is needed, or a bad, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown mandate, code or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input; `errors` names every field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    record_member_engagement: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The ETag from your last read. */
+                "if-match": string;
+            };
+            path: {
+                code: string;
+                period: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EngagementIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description The version of what was answered: send it back in If-None-Match (reads) or If-Match (writes). */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description No token where one is needed, or a bad, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown mandate, code or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: a name taken, a reused Idempotency-Key, a batch not applied */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ConflictProblem"];
+                };
+            };
+            /** @description If-Match does not name the current version; the body carries the current state */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["StaleProblem"];
+                };
+            };
+            /** @description Body larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input; `errors` names every field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match missing */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_engagement: {
+        parameters: {
+            query: {
+                period: string;
+                /** @description One sheet's kinds only. */
+                sheet?: string | null;
+                /** @description Part of a member's name. */
+                q?: string | null;
+                limit?: number;
+                offset?: number;
+                format?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The table; with format=csv or xlsx, the sheet. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "text/csv": unknown;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                };
+            };
+            /** @description No token where one is needed, or a bad, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown mandate, code or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input; `errors` names every field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    import_engagement_sheet: {
+        parameters: {
+            query: {
+                period: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "text/csv": string;
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No token where one is needed, or a bad, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown mandate, code or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input; `errors` names every field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_activities: {
+        parameters: {
+            query?: {
+                kind?: string | null;
+                mode?: components["schemas"]["ActivityMode"] | null;
+                /** @description Starting on or after. */
+                from?: string | null;
+                /** @description Starting on or before. */
+                to?: string | null;
+                /** @description A member's code. */
+                member?: string | null;
+                /** @description Linked to this mandate. */
+                mandate?: string | null;
+                /** @description Linked to this action line or one of its measures. */
+                action_line?: string | null;
+                /** @description Items per page (default 50). */
+                limit?: number;
+                /** @description Items to skip. */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No token where one is needed, or a bad, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown mandate, code or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input; `errors` names every field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    export_records_file: {
+        parameters: {
+            query?: {
+                period?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The records file; YAML with Accept: application/yaml. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "application/yaml": unknown;
+                };
+            };
+            /** @description No token where one is needed, or a bad, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown mandate, code or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input; `errors` names every field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    import_records_file: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Engagement Kinds */
+                    engagement_kinds?: components["schemas"]["EngagementKindSpec"][];
+                    /** Activity Kinds */
+                    activity_kinds?: components["schemas"]["ActivityKindSpec"][];
+                    /** Members */
+                    members?: components["schemas"]["MemberSpec"][];
+                    /** Engagement */
+                    engagement?: components["schemas"]["EngagementSpec"][];
+                    /** Activities */
+                    activities?: components["schemas"]["ActivitySpec"][];
+                };
+                "application/yaml": string;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No token where one is needed, or a bad, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown mandate, code or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported content type */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
