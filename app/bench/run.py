@@ -17,7 +17,14 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from app import migrate
-from app.bench import measure, report
+from app.bench import measure, records, report
+from app.bench.records_data import (
+    PERIODS,
+    RecordsScale,
+    SyntheticRecords,
+    load_records,
+    make_records,
+)
 from app.bench.synthetic import Ids, Scale, SyntheticPlan, analyze, load_plan, make_plan
 from app.db import build_engine, unit_of_work
 from app.services.plan.bundled import bundled_plan
@@ -25,9 +32,10 @@ from app.services.plan.importer import import_plan
 
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 BENCH_CODE = "BENCH"
-GROUPS = ("rollups", "import", "reads", "writes")
+GROUPS = ("rollups", "import", "reads", "writes", "records")
 """The groups of figures ``--only`` may pick: the rollups (and the progress tree), the two
-imports, the HTTP reads (and the server's memory), the status changes over HTTP."""
+imports, the HTTP reads (and the server's memory), the status changes over HTTP, the
+records (derived share, engagement endpoint, XLSX sheet import)."""
 
 
 @dataclass
@@ -85,6 +93,13 @@ def run(*, factor: float, backends: list[str], admin_url: str, workdir: Path,
     began = time.perf_counter()
     plan = make_plan(scale, code=BENCH_CODE)
     sized = measure.sized_plan(measure.import_size(factor))
+    synthetic: SyntheticRecords | None = None
+    if "records" in only:
+        synthetic = make_records(RecordsScale.of(factor))
+        echo(f"records: {len(synthetic.members):,} members x {len(synthetic.kinds)} kinds x "
+             f"{len(PERIODS)} periods = {synthetic.engagement_rows:,} engagement rows "
+             f"in force, {len(synthetic.before):,} superseded, "
+             f"{synthetic.scale.activities:,} activities")
     echo(f"plan: {scale.action_lines} action lines x {scale.measures_per_line} measures x "
          f"{scale.deliverables_per_measure} deliverables = {scale.deliverables:,} deliverables, "
          f"{len(plan.history):,} status changes; a plan file of {len(sized.items):,} to "
@@ -116,13 +131,28 @@ def run(*, factor: float, backends: list[str], admin_url: str, workdir: Path,
                     step = time.perf_counter()
                     figures.append(measure.write_figure(url, engine, ids, plan, settings))
                     phases[f"{backend}: http writes"] = time.perf_counter() - step
+                if synthetic is not None:
+                    # Loaded last: the bundled plan's derived indicators would read them.
+                    step = time.perf_counter()
+                    record_ids = load_records(engine, synthetic)
+                    phases[f"{backend}: load records"] = time.perf_counter() - step
+                    echo(f"{backend}: records loaded in {time.perf_counter() - step:.1f} s")
+                    step = time.perf_counter()
+                    figures += records.records_figures(url, engine, backend, synthetic,
+                                                       record_ids, settings)
+                    phases[f"{backend}: records"] = time.perf_counter() - step
             finally:
                 engine.dispose()
         echo(f"{backend}: done")
     meta = {"scale": {"factor": factor, "action_lines": scale.action_lines,
                       "measures": scale.measures, "deliverables": scale.deliverables,
                       "status_changes": len(plan.history),
-                      "import_deliverables": len(sized.items)},
+                      "import_deliverables": len(sized.items),
+                      **({} if synthetic is None else {
+                          "members": len(synthetic.members),
+                          "engagement_rows": synthetic.engagement_rows,
+                          "superseded_rows": len(synthetic.before),
+                          "activities": synthetic.scale.activities})},
             "only": [group for group in GROUPS if group in only],
             "as_of": measure.AS_OF.isoformat(), "settings": settings.__dict__,
             "phases_seconds": {k: round(v, 1) for k, v in phases.items()},
