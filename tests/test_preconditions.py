@@ -17,7 +17,7 @@ M = "/api/v1/mandates/2018-2020"
 OTHER = '"0.0"'
 """A tag that names no version of anything here."""
 
-pytestmark = pytest.mark.usefixtures("metropolis")
+pytestmark = pytest.mark.usefixtures("metropolis_records")
 
 
 def _etag(client: TestClient, path: str) -> str:
@@ -41,6 +41,12 @@ WRITES: dict[str, tuple[str, str, Any, str, str]] = {
                           {"code": "SOCIAL_MEDIA_FOLLOWERS", "title": "Followers", "unit": "count",
                            "direction": "increase", "action_line": "L1"}, "admin",
                           f"{M}/indicators/SOCIAL_MEDIA_FOLLOWERS"),
+    "member-engagement": ("PUT", "/api/v1/members/cordoba/engagement/2020",
+                          {"values": {"activated": True}}, "editor", "/api/v1/members/cordoba"),
+    "activity-replace": ("PUT", "/api/v1/activities/PP-2020-2",
+                         {"code": "PP-2020-2", "kind": "pilot_project", "period": "2020",
+                          "title": "Tactical urbanism, in more cities"}, "editor",
+                         "/api/v1/activities/PP-2020-2"),
     "indicator-delete": ("DELETE", f"{M}/indicators/SOCIAL_MEDIA_FOLLOWERS", None, "admin",
                          f"{M}/indicators/SOCIAL_MEDIA_FOLLOWERS"),
 }

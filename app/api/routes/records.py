@@ -14,7 +14,7 @@ from app.api.routes.mandates import YAML_TYPES, raw_body
 from app.errors import UnsupportedMediaType
 from app.models.enums import ActivityMode
 from app.schemas.fields import PERIOD_PATTERN
-from app.schemas.records_file import RecordsFile, parse_records_text
+from app.schemas.records_file import ActivitySpec, RecordsFile, parse_records_text
 from app.schemas.requests import EngagementIn
 from app.schemas.text import CleanText
 from app.services.access import audit
@@ -150,6 +150,31 @@ def list_activities(
                                    end=end, member=member, mandate=mandate,
                                    action_line=action_line)
     return jsonable_encoder(queries.activity_page(session, paging, where).as_dict())
+
+
+def _activity_answer(session: SessionDep, code: str) -> JSONResponse:
+    activity = edits.get_activity(session, code)
+    found = queries.activity_page(session, PageRequest(1), queries.ActivityFilter(
+        code=code)).data
+    return JSONResponse(jsonable_encoder(found[0]),
+                        headers={"ETag": edits.activity_etag(activity)})
+
+
+@router.get("/activities/{code}")
+def get_activity(code: str, session: SessionDep, _reader: Reader) -> Response:
+    """One activity with its links and members; its ETag is what a replacement sends back
+    in If-Match."""
+    return _activity_answer(session, code)
+
+
+@router.put("/activities/{code}", responses=responses.WRITE)
+def replace_activity(code: str, body: ActivitySpec, session: SessionDep, editor: Editor,
+                     if_match: IfMatch = None) -> Response:
+    """Replace an activity (its fields, links and members); the change is logged."""
+    activity = edits.get_activity(session, code)
+    edits.replace_activity(session, activity=activity, spec=body, if_match=if_match,
+                           actor=editor.name)
+    return _activity_answer(session, code)
 
 
 @router.get(

@@ -1,5 +1,5 @@
-"""An editor's write to one member's engagement for a period, guarded by the member's ETag
-like a deliverable's status."""
+"""An editor's write to one record: a member's engagement for a period, or an activity,
+guarded by its ETag like a deliverable's status."""
 
 from typing import Any
 
@@ -7,9 +7,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.conditional import require_match, strong_tag
-from app.errors import FieldError, InvalidInput, PreconditionFailed
-from app.models import EngagementKind, EngagementValue, Member
+from app.errors import FieldError, InvalidInput, NotFound, PreconditionFailed
+from app.models import Activity, EngagementKind, EngagementValue, Member
 from app.models.types import utcnow
+from app.schemas.records_file import ActivitySpec, RecordsFile
 from app.services.records import values
 from app.services.records.engagement import (
     EngagementChange,
@@ -17,6 +18,7 @@ from app.services.records.engagement import (
     apply_engagement,
     bump_every_mandate,
 )
+from app.services.records.importer import import_records
 
 
 def etag(member: Member) -> str:
@@ -56,3 +58,36 @@ def write_engagement(session: Session, *, member: Member, period: str,
     bump_every_mandate(session)
     session.refresh(member)
     return tally
+
+
+def activity_etag(activity: Activity) -> str:
+    """An activity's entity tag, ``"a<id>.<version>"``."""
+    return strong_tag(f"a{activity.id}", activity.version)
+
+
+def get_activity(session: Session, code: str) -> Activity:
+    activity = session.execute(select(Activity).where(
+        Activity.code == code, Activity.removed_at.is_(None))).scalar_one_or_none()
+    if activity is None:
+        raise NotFound(f"There is no activity {code!r}.")
+    return activity
+
+
+def replace_activity(session: Session, *, activity: Activity, spec: ActivitySpec,
+                     if_match: str | None, actor: str) -> None:
+    """Replace an activity's fields, links and members, guarded by its ETag; checked and
+    written as an import of that one activity would be (its change logged)."""
+    require_match(if_match, activity_etag(activity), name=f"Activity {activity.code}")
+    if spec.code != activity.code:
+        raise InvalidInput([FieldError("code", f"{spec.code!r} does not match the URL's "
+                                               f"{activity.code!r}")])
+    moved = session.execute(
+        update(Activity).where(Activity.id == activity.id,
+                               Activity.version == activity.version)
+        .values(version=activity.version).execution_options(synchronize_session=False))
+    if moved.rowcount != 1:
+        session.refresh(activity)
+        raise PreconditionFailed(f"Activity {activity.code} was changed by someone else just "
+                                 "now.", extra={"etag": activity_etag(activity)})
+    import_records(session, records=RecordsFile(activities=[spec]), actor=actor)
+    session.refresh(activity)

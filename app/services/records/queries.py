@@ -170,6 +170,7 @@ class ActivityFilter:
     member: str | None = None
     mandate: str | None = None
     action_line: str | None = None
+    code: str | None = None
 
 
 def activity_page(session: Session, page: PageRequest, where: ActivityFilter = ActivityFilter()
@@ -180,6 +181,8 @@ def activity_page(session: Session, page: PageRequest, where: ActivityFilter = A
              .join(ActivityKind, ActivityKind.id == Activity.kind_id)
              .where(Activity.removed_at.is_(None))
              .order_by(Activity.start_date.is_(None), Activity.start_date, Activity.code))
+    if where.code:
+        query = query.where(Activity.code == where.code)
     if where.kind:
         query = query.where(ActivityKind.code == where.kind)
     if where.mode:
