@@ -167,6 +167,14 @@ def get_activity(code: str, session: SessionDep, _reader: Reader) -> Response:
     return _activity_answer(session, code)
 
 
+@router.get("/activities/{code}/history")
+def get_activity_history(code: str, session: SessionDep, _reader: Reader) -> list[Any]:
+    """Every logged change to the activity, newest first: who, when, what changed."""
+    activity = edits.get_activity(session, code)
+    return jsonable_encoder(queries.edits_of(session, record="activity",
+                                             record_id=activity.id or 0))
+
+
 @router.put("/activities/{code}", responses=responses.WRITE)
 def replace_activity(code: str, body: ActivitySpec, session: SessionDep, editor: Editor,
                      if_match: IfMatch = None) -> Response:

@@ -21,6 +21,7 @@ from app.models import (
     Mandate,
     Measure,
     Member,
+    RecordEdit,
     RollEntry,
 )
 from app.services.paging import Page, PageRequest, fetch_page
@@ -254,3 +255,13 @@ def member_history(session: Session, member: Member) -> list[dict[str, Any]]:
             "note": row.note, "recorded_by": row.recorded_by, "recorded_at": row.recorded_at,
             "superseded_at": row.superseded_at})
     return history
+
+
+def edits_of(session: Session, *, record: str, record_id: int) -> list[dict[str, Any]]:
+    """The logged changes to a record's fields, newest first: who, when, what changed."""
+    return [{"changes": row.changes, "note": row.note, "changed_by": row.changed_by,
+             "recorded_at": row.recorded_at}
+            for row in session.execute(
+                select(RecordEdit).where(RecordEdit.record == record,
+                                         RecordEdit.record_id == record_id)
+                .order_by(RecordEdit.recorded_at.desc(), RecordEdit.id.desc())).scalars()]
