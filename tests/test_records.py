@@ -10,7 +10,14 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput
-from app.models import Activity, ActivityKind, EngagementRecord, Member, RollEntry
+from app.models import (
+    Activity,
+    ActivityKind,
+    EngagementKind,
+    EngagementRecord,
+    Member,
+    RollEntry,
+)
 from app.schemas.records_file import validate_records
 from app.services.records.bundled import bundled_records
 from app.services.records.exporter import records_data
@@ -39,8 +46,6 @@ def _rows(session: Session, engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
 
 def _held(session: Session, member: str, kind_code: str) -> list[tuple[Any, ...]]:
     """The member's rows of one kind in 2020, oldest first: (amount, label, superseded)."""
-    from app.models import EngagementKind
-
     return [(row.amount, row.label, row.superseded_at is not None) for row in session.execute(
         select(EngagementRecord).join(Member, Member.id == EngagementRecord.member_id)
         .join(EngagementKind, EngagementKind.id == EngagementRecord.kind_id)
