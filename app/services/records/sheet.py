@@ -148,6 +148,8 @@ def _read_rows(rows: list[list[object]], where: str, kinds: dict[str, Column],
         return errors or [FieldError(where.rstrip(", ") or "sheet",
                                      "no header row: its first cell is MEMBER")]
     counted: dict[int, list[int]] = {i: [0, 0] for i, c in enumerate(header) if c}
+    unreadable: set[int] = set()
+    """Columns with a cell in error: their totals can't be checked (they would disagree)."""
     for number, cells in body:
         name = values.cell_text(cells[0])
         new = bool(values.NEW_MARK.search(name))
@@ -175,6 +177,7 @@ def _read_rows(rows: list[list[object]], where: str, kinds: dict[str, Column],
                 errors.append(FieldError(
                     f"{where}row {number}, column {get_column_letter(index + 1)}",
                     f"{column.title}: {error}"))
+                unreadable.add(index)
                 continue
             wanted[column.kind_id] = stored
             if stored.present:
@@ -182,7 +185,7 @@ def _read_rows(rows: list[list[object]], where: str, kinds: dict[str, Column],
                 counted[index][1] += stored.amount or 0
         read.changes.append(EngagementChange(member[0], "", wanted))
         read.rows += 1
-    errors += _check_totals(totals, header, counted, where)
+    errors += _check_totals(totals, header, counted, where, unreadable)
     return errors
 
 
@@ -204,15 +207,15 @@ def _header(texts: list[str], kinds: dict[str, Column], where: str, number: int
 
 
 def _check_totals(totals: list[tuple[int, str, list[object]]],
-                  header: Sequence[Column | None], counted: dict[int, list[int]], where: str
-                  ) -> list[FieldError]:
+                  header: Sequence[Column | None], counted: dict[int, list[int]], where: str,
+                  unreadable: set[int]) -> list[FieldError]:
     """``Total members`` counts the members with a value, ``Total`` sums the counts; a
     blank or ``-`` cell is not checked."""
     errors = []
     for number, label, cells in totals:
         by_members = label.startswith(TOTAL_MEMBERS)
         for index, column in enumerate(header):
-            if column is None or index >= len(cells):
+            if column is None or index >= len(cells) or index in unreadable:
                 continue
             text = values.cell_text(cells[index])
             if text in values.NOTHING:
