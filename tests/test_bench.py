@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.bench import report
 from app.bench.measure import import_size, sized_plan
+from app.bench.records_data import SHARE_KIND, RecordsScale, make_records
 from app.bench.run import run
 from app.models import ActionLine, Deliverable, Measure, StatusChange
 from app.services.lookup import get_mandate
@@ -51,7 +52,11 @@ def test_a_tiny_run_measures_every_figure_and_they_agree_with_the_floor(
     assert any("memory" in name for name in names)
     if backend == "postgresql":
         assert any(name.startswith("status changes") for name in names)
-    wrong = [f"{f.database}: {f.name}" for f in result.figures if f.correct is False]
+    assert any(name.startswith("derived share of members") for name in names)
+    assert any(name.startswith("GET /engagement") for name in names)
+    assert any(name.startswith("XLSX sheet of 20 members") for name in names)
+    wrong = [f"{f.database}: {f.name} ({f.note})" for f in result.figures
+             if f.correct is False]
     assert wrong == []
     assert all(f.planpulse > 0 and f.floor > 0 for f in result.figures)
     text = report.table(result.figures)
@@ -59,6 +64,7 @@ def test_a_tiny_run_measures_every_figure_and_they_agree_with_the_floor(
     document = report.document(result.figures, meta=result.meta)
     assert document["scale"]["deliverables"] == 180
     assert document["scale"]["import_deliverables"] == 200
+    assert document["scale"]["engagement_rows"] == 20 * 20 * 5
     assert len(document["figures"]) == len(result.figures)
 
 
@@ -70,6 +76,32 @@ def test_only_import_measures_the_two_imports_and_nothing_else(tmp_path: Path) -
         "import of the 180", "import of a 200"]
     assert all(figure.correct for figure in result.figures)
     assert result.meta["only"] == ["import"]
+
+
+def test_only_records_measures_the_three_records_figures_and_they_agree(tmp_path: Path) -> None:
+    """The share equals the GROUP BY floor's and the counts the records were made with;
+    the endpoint's page and totals equal the floor's SQL; the sheet's import writes
+    exactly the rows the raw insert writes."""
+    result = run(factor=TINY, backends=["sqlite"], admin_url=POSTGRES_ADMIN_URL,
+                 workdir=tmp_path, echo=lambda _message: None, only=["records"])
+
+    assert [figure.name.split(",")[0].split(" of ")[0] for figure in result.figures] == [
+        "derived share", "GET /engagement", "XLSX sheet"]
+    assert all(figure.correct for figure in result.figures)
+    assert result.meta["only"] == ["records"]
+
+
+def test_the_synthetic_records_hold_cleared_and_superseded_rows() -> None:
+    """So that a share which counted cleared or superseded rows would not equal the floor."""
+    records = make_records(RecordsScale.of(0.01))
+    assert len(records.members) == 100
+    assert records.engagement_rows == 100 * 20 * 5
+    cleared = sum(v is None for by_kind in records.amounts for column in by_kind
+                  for v in column)
+    assert 0 < cleared < records.engagement_rows
+    assert 0 < len(records.before) < records.engagement_rows
+    assert {kind.value for kind in records.kinds} == {"flag", "count"}
+    assert records.kinds[0].code == SHARE_KIND and records.kinds[0].value == "flag"
 
 
 @pytest.mark.parametrize(("factor", "deliverables"),

@@ -78,10 +78,12 @@ def derived_figure(engine: Engine, database: str, records: SyntheticRecords, ids
 
         mine, base, answer, theirs = interleaved(ours, floor, settings.repeats)
         session.rollback()
+    correct = answer == theirs == expected
     return _timed_figure(database, f"derived share of members, {len(PERIODS)} periods",
-                         mine, base, "<= 2x", 2.0, answer == theirs == expected,
+                         mine, base, "<= 2x", 2.0, correct,
                          note="floor: GROUP BY period of the kind's rows in force with a "
-                              "value, and of the roll")
+                              "value, and of the roll" + ("" if correct else
+                              f"; WRONG: {answer} vs {theirs} vs expected {expected}"))
 
 
 def _timed_figure(database: str, name: str, mine: list[float], base: list[float],
