@@ -851,6 +851,53 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/activities/{code}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Activity
+         * @description One activity with its links and members; its ETag is what a replacement sends back
+         *     in If-Match.
+         */
+        get: operations["get_activity"];
+        /**
+         * Replace Activity
+         * @description Replace an activity (its fields, links and members); the change is logged.
+         *
+         *     Needs a token with the editor role.
+         */
+        put: operations["replace_activity"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/activities/{code}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Activity History
+         * @description Every logged change to the activity, newest first: who, when, what changed.
+         */
+        get: operations["get_activity_history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/records": {
         parameters: {
             query?: never;
@@ -961,11 +1008,52 @@ export interface components {
                 [key: string]: unknown;
             } | null;
         };
+        /** ActivityMemberSpec */
+        ActivityMemberSpec: {
+            /** Member */
+            member: string;
+            role: components["schemas"]["ActivityRole"];
+        };
         /**
          * ActivityMode
          * @enum {string}
          */
         ActivityMode: "online" | "in_person" | "hybrid";
+        /**
+         * ActivityRole
+         * @description A member's part in an activity.
+         * @enum {string}
+         */
+        ActivityRole: "organiser" | "speaker" | "leader" | "partner" | "participant";
+        /** ActivitySpec */
+        ActivitySpec: {
+            /** Code */
+            code: string;
+            /** Kind */
+            kind: string;
+            /** Title */
+            title: string;
+            /** Start Date */
+            start_date?: string | null;
+            /** End Date */
+            end_date?: string | null;
+            /**
+             * Period
+             * @description The year it counts in, when it has no start_date (else the start date's year).
+             */
+            period?: string | null;
+            /** Location */
+            location?: string | null;
+            mode?: components["schemas"]["ActivityMode"] | null;
+            speakers?: components["schemas"]["SplitSpec"] | null;
+            participants?: components["schemas"]["SplitSpec"] | null;
+            /** Links */
+            links?: components["schemas"]["LinkSpec"][];
+            /** Members */
+            members?: components["schemas"]["ActivityMemberSpec"][];
+            /** Note */
+            note?: string | null;
+        };
         /**
          * Aggregation
          * @description How an indicator's values for several periods combine into one figure.
@@ -1649,6 +1737,15 @@ export interface components {
              */
             deleted: number;
         };
+        /** LinkSpec */
+        LinkSpec: {
+            /** Mandate */
+            mandate: string;
+            /** Action Line */
+            action_line?: string | null;
+            /** Measure */
+            measure?: string | null;
+        };
         /** MandateProgress */
         MandateProgress: {
             mandate: components["schemas"]["MandateRef"];
@@ -2109,6 +2206,18 @@ export interface components {
          */
         SplitDimension: "gender";
         /**
+         * SplitSpec
+         * @description People counted at an activity, as indicator splits: women and men within the total.
+         */
+        SplitSpec: {
+            /** Total */
+            total: number;
+            /** Women */
+            women?: number | null;
+            /** Men */
+            men?: number | null;
+        };
+        /**
          * StaleProblem
          * @description 412: ``If-Match`` named a version that is no longer the current one.
          */
@@ -2438,47 +2547,6 @@ export interface components {
             /** Title */
             title: string;
         };
-        /** ActivityMemberSpec */
-        ActivityMemberSpec: {
-            /** Member */
-            member: string;
-            role: components["schemas"]["ActivityRole"];
-        };
-        /**
-         * ActivityRole
-         * @description A member's part in an activity.
-         * @enum {string}
-         */
-        ActivityRole: "organiser" | "speaker" | "leader" | "partner" | "participant";
-        /** ActivitySpec */
-        ActivitySpec: {
-            /** Code */
-            code: string;
-            /** Kind */
-            kind: string;
-            /** Title */
-            title: string;
-            /** Start Date */
-            start_date?: string | null;
-            /** End Date */
-            end_date?: string | null;
-            /**
-             * Period
-             * @description The year it counts in, when it has no start_date (else the start date's year).
-             */
-            period?: string | null;
-            /** Location */
-            location?: string | null;
-            mode?: components["schemas"]["ActivityMode"] | null;
-            speakers?: components["schemas"]["SplitSpec"] | null;
-            participants?: components["schemas"]["SplitSpec"] | null;
-            /** Links */
-            links?: components["schemas"]["LinkSpec"][];
-            /** Members */
-            members?: components["schemas"]["ActivityMemberSpec"][];
-            /** Note */
-            note?: string | null;
-        };
         /** EngagementKindSpec */
         EngagementKindSpec: {
             /** Code */
@@ -2521,15 +2589,6 @@ export interface components {
          * @enum {string}
          */
         EngagementValue: "flag" | "count" | "label";
-        /** LinkSpec */
-        LinkSpec: {
-            /** Mandate */
-            mandate: string;
-            /** Action Line */
-            action_line?: string | null;
-            /** Measure */
-            measure?: string | null;
-        };
         /** MemberSpec */
         MemberSpec: {
             /** Code */
@@ -2548,18 +2607,6 @@ export interface components {
              * @default false
              */
             honorary: boolean;
-        };
-        /**
-         * SplitSpec
-         * @description People counted at an activity, as indicator splits: women and men within the total.
-         */
-        SplitSpec: {
-            /** Total */
-            total: number;
-            /** Women */
-            women?: number | null;
-            /** Men */
-            men?: number | null;
         };
     };
     responses: never;
@@ -6306,6 +6353,243 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                };
+            };
+            /** @description No token where one is needed, or a bad, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown mandate, code or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input; `errors` names every field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_activity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description No token where one is needed, or a bad, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown mandate, code or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input; `errors` names every field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    replace_activity: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The ETag from your last read. */
+                "if-match": string;
+            };
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ActivitySpec"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description The version of what was answered: send it back in If-None-Match (reads) or If-Match (writes). */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description No token where one is needed, or a bad, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown mandate, code or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict: a name taken, a reused Idempotency-Key, a batch not applied */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ConflictProblem"];
+                };
+            };
+            /** @description If-Match does not name the current version; the body carries the current state */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["StaleProblem"];
+                };
+            };
+            /** @description Body larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input; `errors` names every field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match missing */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_activity_history: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown[];
                 };
             };
             /** @description No token where one is needed, or a bad, expired or revoked one */
