@@ -112,7 +112,7 @@ def test_use_practices_has_a_baseline_and_no_target(client: TestClient) -> None:
     assert round((value - baseline) / baseline * 100, 1) == 6.7
 
 
-@pytest.mark.usefixtures("metropolis")
+@pytest.mark.usefixtures("metropolis_records")
 def test_every_indicator_without_a_target_is_no_target(client: TestClient) -> None:
     items = _by_code(client)
     untargeted = [item for item in items.values() if not item["targets"]]

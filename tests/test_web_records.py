@@ -323,7 +323,7 @@ def test_members_and_events_in_chromium(engine: Engine, browser: Any,  # noqa: F
 
         tab.goto(f"{base}/", wait_until="load")
         tab.locator("nav[aria-label='Records'] a", has_text="Members").click()
-        tab.wait_for_load_state("load")
+        tab.wait_for_load_state("networkidle")
         assert tab.url == f"{base}/members"
         totals = tab.locator("#total-members td[data-kind='activated']")
         assert totals.inner_text() == "108"
@@ -331,17 +331,17 @@ def test_members_and_events_in_chromium(engine: Engine, browser: Any,  # noqa: F
         tab.screenshot(path=str(OUTPUT / f"members-{backend}.png"), full_page=True)
 
         tab.locator("tr[data-member='barcelona-city'] th a").click()
-        tab.wait_for_load_state("load")
+        tab.wait_for_load_state("networkidle")
         assert tab.url == f"{base}/members/barcelona-city"
         assert tab.locator("h1").inner_text() == "Barcelona (city)"
         assert tab.locator("table.activities tbody tr").count() > 0
 
         tab.locator("nav[aria-label='Records'] a", has_text="Events").click()
-        tab.wait_for_load_state("load")
+        tab.wait_for_load_state("networkidle")
         assert tab.locator("li[data-mode='hybrid'] strong").inner_text() == "6"
         tab.locator("select[name='mode']").select_option("hybrid")
         tab.locator("form.filters button[type='submit']").click()
-        tab.wait_for_load_state("load")
+        tab.wait_for_load_state("networkidle")
         assert "mode=hybrid" in tab.url
         rows = tab.locator("table.events tbody tr")
         assert rows.count() == 6
@@ -354,7 +354,8 @@ def test_members_and_events_in_chromium(engine: Engine, browser: Any,  # noqa: F
         small = phone.new_page()
         phone_problems = Problems(small)
         for path in ("/members", "/members/barcelona-city", "/events"):
-            small.goto(f"{base}{path}", wait_until="load")
+            # networkidle: the next page must not abort this one's favicon request
+            small.goto(f"{base}{path}", wait_until="networkidle")
             wide = small.evaluate("document.documentElement.scrollWidth")
             assert wide <= 390, f"{path} is {wide}px wide on a 390px screen"
         phone.close()

@@ -31,7 +31,7 @@ from app.schemas.splits import share, split_problems
 from app.services.indicators import attainment
 from app.services.lookup import find_by_code, not_found
 from app.services.paging import Page, PageRequest, fetch_page
-from app.services.records.derived import derived_values
+from app.services.records.derived import derived_totals, derived_values
 from app.services.versioning import bump_data_version
 
 MANDATE_PERIOD = "mandate"
@@ -153,19 +153,28 @@ def indicator_page(session: Session, *, mandate: Mandate, thresholds: attainment
                 found.limit, found.offset)
 
 
-def _derived(session: Session, mandate: Mandate, indicator: Indicator, reading: Reading
-             ) -> tuple[list[IndicatorValue], dict[str, dict[str, Any]]]:
-    """A derived indicator's values, computed now from the records, as values recorded by
-    ``records`` (so that attainment and headlines treat them like any other), and their
-    explanations by period."""
-    spec = DerivedSpec.model_validate(indicator.derived)
-    computed = derived_values(session, spec, periods=mandate_years(mandate), at=reading.at,
-                              explain=reading.explain)
+def _derived(session: Session, mandate: Mandate, indicators: list[Indicator],
+             reading: Reading) -> dict[int, tuple[list[IndicatorValue], dict[str, Any]]]:
+    """The derived indicators' values, computed now from the records (one statement for
+    them all), as values recorded by ``records`` (so that attainment and headlines treat
+    them like any other), with their explanations by period."""
+    specs = {indicator.id or 0: DerivedSpec.model_validate(indicator.derived)
+             for indicator in indicators if indicator.derived is not None}
+    if not specs:
+        return {}
+    periods = mandate_years(mandate)
+    totals = derived_totals(session, list(specs.values()), periods=periods, at=reading.at)
     at = reading.at or utcnow()
-    values = [IndicatorValue(indicator_id=indicator.id or 0, period=item.period,
-                             value=item.value, source=DERIVED_SOURCE,
-                             recorded_by=DERIVED_SOURCE, recorded_at=at) for item in computed]
-    return values, {item.period: item.explain() for item in computed}
+    found = {}
+    for indicator_id, spec in specs.items():
+        computed = derived_values(session, spec, periods=periods, at=reading.at,
+                                  explain=reading.explain, totals=totals)
+        found[indicator_id] = (
+            [IndicatorValue(indicator_id=indicator_id, period=item.period, value=item.value,
+                            source=DERIVED_SOURCE, recorded_by=DERIVED_SOURCE, recorded_at=at)
+             for item in computed],
+            {item.period: item.explain() for item in computed})
+    return found
 
 
 def _views(session: Session, mandate: Mandate, indicators: list[Indicator],
@@ -180,10 +189,9 @@ def _views(session: Session, mandate: Mandate, indicators: list[Indicator],
     typed = [indicator.id or 0 for indicator in indicators if indicator.derived is None]
     for value in latest_values(session, typed, at=reading.at):
         values.setdefault(value.indicator_id, []).append(value)
-    for indicator in indicators:
-        if indicator.derived is not None:
-            values[indicator.id or 0], explained[indicator.id or 0] = _derived(
-                session, mandate, indicator, reading)
+    for indicator_id, (derived, explanations) in _derived(
+            session, mandate, indicators, reading).items():
+        values[indicator_id], explained[indicator_id] = derived, explanations
     lines = {row.id: row.code for row in session.execute(
         select(ActionLine.id, ActionLine.code).where(ActionLine.mandate_id == mandate.id))}
     measures = {row.id: (row.code, row.action_line_id) for row in session.execute(
