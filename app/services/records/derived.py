@@ -118,32 +118,39 @@ class Totals:
         default_factory=dict)
 
 
-def _roll_part(periods: Sequence[str], at: datetime | None) -> Select[Any]:
-    return (select(literal("roll").label("source"), RollEntry.period.label("period"),
-                   NO_TEXT.label("kind"), NO_TEXT.label("mode"), func.count().label("n"),
-                   NO_NUMBER.label("amount"),
-                   func.count(case((Member.new_in == RollEntry.period, 1))).label("new"),
-                   *(NO_NUMBER.label(name) for name in SPLIT_COLUMNS))
-            .join(Member, Member.id == RollEntry.member_id)
-            .where(RollEntry.period.in_(periods), _in_force(RollEntry, at))
-            .group_by(RollEntry.period))
+def _new_members(table: Any, with_new: bool) -> Any:
+    """How many of the rows are of members new in the period: counted (a join to the
+    members) only when an indicator asks for new members."""
+    if not with_new:
+        return NO_NUMBER.label("new")
+    return func.count(case((Member.new_in == table.period, 1))).label("new")
 
 
-def _engagement_part(kinds: Sequence[str], periods: Sequence[str], at: datetime | None
-                     ) -> Select[Any]:
+def _roll_part(periods: Sequence[str], at: datetime | None, with_new: bool) -> Select[Any]:
+    query = (select(literal("roll").label("source"), RollEntry.period.label("period"),
+                    NO_TEXT.label("kind"), NO_TEXT.label("mode"), func.count().label("n"),
+                    NO_NUMBER.label("amount"), _new_members(RollEntry, with_new),
+                    *(NO_NUMBER.label(name) for name in SPLIT_COLUMNS))
+             .where(RollEntry.period.in_(periods), _in_force(RollEntry, at))
+             .group_by(RollEntry.period))
+    return query.join(Member, Member.id == RollEntry.member_id) if with_new else query
+
+
+def _engagement_part(kinds: Sequence[str], periods: Sequence[str], at: datetime | None,
+                     with_new: bool) -> Select[Any]:
     present = or_(EngagementRecord.amount.is_not(None), EngagementRecord.label.is_not(None))
-    return (select(literal("engagement").label("source"),
-                   EngagementRecord.period.label("period"),
-                   EngagementKind.code.label("kind"), NO_TEXT.label("mode"),
-                   func.count().label("n"), func.sum(EngagementRecord.amount).label("amount"),
-                   func.count(case((Member.new_in == EngagementRecord.period, 1))
-                              ).label("new"),
-                   *(NO_NUMBER.label(name) for name in SPLIT_COLUMNS))
-            .join(EngagementKind, EngagementKind.id == EngagementRecord.kind_id)
-            .join(Member, Member.id == EngagementRecord.member_id)
-            .where(EngagementKind.code.in_(kinds), EngagementRecord.period.in_(periods),
-                   _in_force(EngagementRecord, at), present)
-            .group_by(EngagementRecord.period, EngagementKind.code))
+    query = (select(literal("engagement").label("source"),
+                    EngagementRecord.period.label("period"),
+                    EngagementKind.code.label("kind"), NO_TEXT.label("mode"),
+                    func.count().label("n"),
+                    func.sum(EngagementRecord.amount).label("amount"),
+                    _new_members(EngagementRecord, with_new),
+                    *(NO_NUMBER.label(name) for name in SPLIT_COLUMNS))
+             .join(EngagementKind, EngagementKind.id == EngagementRecord.kind_id)
+             .where(EngagementKind.code.in_(kinds), EngagementRecord.period.in_(periods),
+                    _in_force(EngagementRecord, at), present)
+             .group_by(EngagementRecord.period, EngagementKind.code))
+    return query.join(Member, Member.id == EngagementRecord.member_id) if with_new else query
 
 
 SPLIT_COLUMNS = ("speakers_women", "speakers_men", "participants_women", "participants_men")
@@ -173,11 +180,12 @@ def derived_totals(session: Session, specs: Sequence[DerivedSpec], *,
     periods = sorted(set(periods))
     kinds = sorted({spec.of.engagement for spec in specs if spec.form in ENGAGEMENT_FORMS
                     and getattr(spec.of, "engagement", None) is not None})
+    with_new = any(getattr(spec.of, "new", False) for spec in specs)
     parts = []
     if any(spec.form in ENGAGEMENT_FORMS for spec in specs):
-        parts.append(_roll_part(periods, at))
+        parts.append(_roll_part(periods, at, with_new))
         if kinds:
-            parts.append(_engagement_part(kinds, periods, at))
+            parts.append(_engagement_part(kinds, periods, at, with_new))
     if any(spec.form not in ENGAGEMENT_FORMS for spec in specs):
         parts.append(_activity_part(periods, at))
     totals = Totals()
