@@ -16,7 +16,8 @@ from app.api.deps import (
     WholePagingDep,
     api_router,
 )
-from app.errors import FieldError, InvalidInput, UnsupportedMediaType
+from app.api.files import raw_body, sent_format, wants_yaml
+from app.errors import FieldError, InvalidInput
 from app.schemas.api import (
     ActivityEntry,
     ImportResult,
@@ -34,9 +35,6 @@ from app.services.plan.exporter import dump_yaml, export_plan, to_json_ready
 from app.services.plan.importer import ImportReport, import_plan
 
 router = api_router(prefix="/api/v1/mandates", tags=["mandates"])
-
-YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
-
 
 @router.get("", response_model=Page[MandateSummary])
 def list_mandates(session: SessionDep, _reader: Reader, paging: WholePagingDep) -> dict[str, Any]:
@@ -81,13 +79,9 @@ def export_mandate_plan(
 ) -> Response:
     """The mandate as a plan file, ready to edit and import again."""
     plan = export_plan(session, mandate_code=mandate.code)
-    if any(kind in request.headers.get("accept", "") for kind in YAML_TYPES):
+    if wants_yaml(request):
         return Response(dump_yaml(plan), media_type="application/yaml")
     return JSONResponse(to_json_ready(plan))
-
-
-async def raw_body(request: Request) -> bytes:
-    return await request.body()
 
 
 @router.put(
@@ -112,14 +106,7 @@ def import_mandate_plan(
 ) -> dict[str, Any]:
     """Import a plan file (JSON or YAML): validated whole, then upserted by code, all or
     nothing. Creates the mandate when it does not exist yet."""
-    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
-    if content_type in YAML_TYPES:
-        fmt = "yaml"
-    elif content_type in ("application/json", "") or content_type.endswith("+json"):
-        fmt = "json"
-    else:
-        raise UnsupportedMediaType(
-            f"Send the plan as application/json or application/yaml, not {content_type}.")
+    fmt = sent_format(request, what="plan")
     plan = parse_plan_text(body, fmt=fmt)
     if plan.mandate.code != mandate:
         raise InvalidInput([FieldError(

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from app.api import responses
 from app.api.deps import Admin, Editor, IfMatch, PagingDep, Reader, SessionDep, api_router
-from app.api.routes.mandates import YAML_TYPES, raw_body
+from app.api.files import raw_body, sent_format, wants_yaml
 from app.errors import UnsupportedMediaType
 from app.models.enums import ActivityMode
 from app.schemas.fields import PERIOD_PATTERN
@@ -195,7 +195,7 @@ def export_records_file(session: SessionDep, _reader: Reader, request: Request,
                                           ] = None) -> Response:
     """Every record in force, as a records file ready to edit and import again."""
     data = records_data(session, period=period)
-    if any(kind in request.headers.get("accept", "") for kind in YAML_TYPES):
+    if wants_yaml(request):
         return Response(dump_yaml(data), media_type="application/yaml")
     return JSONResponse(jsonable_encoder(data))
 
@@ -212,14 +212,7 @@ def import_records_file(request: Request, body: Annotated[bytes, Depends(raw_bod
                         session: SessionDep, admin: Admin) -> dict[str, Any]:
     """Import a records file (JSON or YAML): validated whole against what is stored, then
     upserted by code, all or nothing."""
-    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
-    if content_type in YAML_TYPES:
-        fmt = "yaml"
-    elif content_type in ("application/json", "") or content_type.endswith("+json"):
-        fmt = "json"
-    else:
-        raise UnsupportedMediaType(
-            f"Send the records as application/json or application/yaml, not {content_type}.")
+    fmt = sent_format(request, what="records")
     report = import_records(session, records=parse_records_text(body, fmt=fmt),
                             actor=admin.name)
     return _recorded(session, report, admin.name, "records.import", None)
