@@ -107,32 +107,8 @@ def apply_engagement(session: Session, changes: list[EngagementChange], *, actor
     return tally
 
 
-def take_off_roll(session: Session, *, member_id: int, period: str, actor: str,
-                  now: datetime) -> bool:
-    """End the member's roll entry and values for the period (kept in their history)."""
-    ended = session.execute(
-        update(RollEntry).where(RollEntry.member_id == member_id, RollEntry.period == period,
-                                RollEntry.superseded_at.is_(None))
-        .values(superseded_at=now, superseded_by=actor)
-        .execution_options(synchronize_session=False)).rowcount
-    session.execute(
-        update(EngagementRecord).where(EngagementRecord.member_id == member_id,
-                                       EngagementRecord.period == period,
-                                       EngagementRecord.superseded_at.is_(None))
-        .values(superseded_at=now).execution_options(synchronize_session=False))
-    return bool(ended)
-
-
 def bump_every_mandate(session: Session) -> None:
     """Records are organisation-wide: any mandate's derived indicators may read them, so a
     change to them is a change to every mandate's data (its progress ETag)."""
     for mandate_id in session.execute(select(Mandate.id).order_by(Mandate.id)).scalars():
         bump_data_version(session, mandate_id=mandate_id)
-
-
-def history_of(session: Session, *, member_id: int) -> list[EngagementRecord]:
-    """Every engagement row of the member, oldest first."""
-    return list(session.execute(
-        select(EngagementRecord).where(EngagementRecord.member_id == member_id)
-        .order_by(EngagementRecord.recorded_at, EngagementRecord.id)).scalars())
-

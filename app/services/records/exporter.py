@@ -7,21 +7,18 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import (
-    ActionLine,
     Activity,
     ActivityKind,
-    ActivityLink,
     ActivityMember,
     EngagementKind,
     EngagementRecord,
     EngagementValue,
-    Mandate,
-    Measure,
     Member,
     RollEntry,
 )
 from app.schemas.records_file import DEFAULT_ACTIVITY_KINDS, RecordsFile, validate_records
 from app.services.records import values
+from app.services.records.queries import activity_links
 
 
 def records_data(session: Session, *, period: str | None = None) -> dict[str, Any]:
@@ -95,20 +92,10 @@ def _activities(session: Session, code_of: dict[int | None, str], period: str | 
              .order_by(Activity.start_date.is_(None), Activity.start_date, Activity.code))
     if period is not None:
         query = query.where(Activity.period == period)
-    links: dict[int, list[dict[str, str]]] = {}
-    for row in session.execute(
-            select(ActivityLink.activity_id, Mandate.code.label("mandate"),
-                   ActionLine.code.label("line"), Measure.code.label("measure"))
-            .join(Mandate, Mandate.id == ActivityLink.mandate_id)
-            .outerjoin(ActionLine, ActionLine.id == ActivityLink.action_line_id)
-            .outerjoin(Measure, Measure.id == ActivityLink.measure_id)
-            .order_by(ActivityLink.id)):
-        link = {"mandate": row.mandate}
-        if row.line:
-            link["action_line"] = row.line
-        if row.measure:
-            link["measure"] = row.measure
-        links.setdefault(row.activity_id, []).append(link)
+    # The file leaves out what a link does not name.
+    links = {activity_id: [{key: value for key, value in link.items() if value is not None}
+                           for link in found]
+             for activity_id, found in activity_links(session).items()}
     roles: dict[int, list[dict[str, str]]] = {}
     for row in session.execute(select(ActivityMember).order_by(ActivityMember.id)).scalars():
         roles.setdefault(row.activity_id, []).append(

@@ -174,6 +174,25 @@ class ActivityFilter:
     code: str | None = None
 
 
+def activity_links(session: Session, ids: list[int] | None = None
+                   ) -> dict[int, list[dict[str, Any]]]:
+    """Activity id → its links, ``{mandate, action_line, measure}`` by code (None where the
+    link names no line or measure), for these activities (None: all)."""
+    query = (select(ActivityLink.activity_id, Mandate.code.label("mandate"),
+                    ActionLine.code.label("action_line"), Measure.code.label("measure"))
+             .join(Mandate, Mandate.id == ActivityLink.mandate_id)
+             .outerjoin(ActionLine, ActionLine.id == ActivityLink.action_line_id)
+             .outerjoin(Measure, Measure.id == ActivityLink.measure_id)
+             .order_by(ActivityLink.id))
+    if ids is not None:
+        query = query.where(ActivityLink.activity_id.in_(ids))
+    links: dict[int, list[dict[str, Any]]] = {}
+    for row in session.execute(query):
+        links.setdefault(row.activity_id, []).append(
+            {"mandate": row.mandate, "action_line": row.action_line, "measure": row.measure})
+    return links
+
+
 def activity_page(session: Session, page: PageRequest, where: ActivityFilter = ActivityFilter()
                   ) -> Page[dict[str, Any]]:
     """Activities by start date (undated ones last), filtered, each with its links and
@@ -215,16 +234,7 @@ def activity_page(session: Session, page: PageRequest, where: ActivityFilter = A
     links: dict[int, list[dict[str, Any]]] = {}
     taking_part: dict[int, list[dict[str, Any]]] = {}
     if ids:
-        for row in session.execute(
-                select(ActivityLink.activity_id, Mandate.code.label("mandate"),
-                       ActionLine.code.label("action_line"), Measure.code.label("measure"))
-                .join(Mandate, Mandate.id == ActivityLink.mandate_id)
-                .outerjoin(ActionLine, ActionLine.id == ActivityLink.action_line_id)
-                .outerjoin(Measure, Measure.id == ActivityLink.measure_id)
-                .where(ActivityLink.activity_id.in_(ids)).order_by(ActivityLink.id)):
-            links.setdefault(row.activity_id, []).append(
-                {"mandate": row.mandate, "action_line": row.action_line,
-                 "measure": row.measure})
+        links = activity_links(session, ids)
         for row in session.execute(
                 select(ActivityMember.activity_id, Member.code, Member.name,
                        ActivityMember.role)
