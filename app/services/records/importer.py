@@ -85,10 +85,11 @@ class _Known:
             select(Measure.id, Measure.code, Measure.mandate_id))}
 
 
-def records_problems(session: Session, records: RecordsFile) -> list[FieldError]:
+def records_problems(session: Session, records: RecordsFile, known: _Known | None = None
+                     ) -> list[FieldError]:
     """Every reference the file makes that neither it nor the database holds, and every
     value that does not fit its kind."""
-    known = _Known(session)
+    known = known or _Known(session)
     kinds = {code: kind for code, (_, kind) in known.kinds.items()}
     kinds |= {spec.code: spec.value for spec in records.engagement_kinds}
     members = set(known.members) | {spec.code for spec in records.members}
@@ -142,12 +143,12 @@ def import_records(session: Session, *, records: RecordsFile, actor: str,
                    note: str | None = None, now: datetime | None = None) -> RecordsReport:
     """Check the file against the database (InvalidInput listing every problem, nothing
     written), then upsert it."""
-    errors = records_problems(session, records)
+    known = _Known(session)
+    errors = records_problems(session, records, known)
     if errors:
         raise InvalidInput(errors, detail=f"{len(errors)} problem(s) in the records")
     now = now or utcnow()
     report = RecordsReport()
-    known = _Known(session)
     _upsert_kinds(session, records, known, report, actor, now)
     _upsert_members(session, records, known, report, actor, now)
     report.engagement = apply_engagement(
