@@ -1155,6 +1155,36 @@ export interface components {
             /** Cancelled */
             cancelled: number;
         };
+        /**
+         * Change
+         * @description A change stated with the figure: "a 6.7% increase in one year" is percent 6.7 since
+         *     the previous year; a decrease is negative.
+         */
+        Change: {
+            /**
+             * Percent
+             * @example 6.7
+             */
+            percent: number;
+            /**
+             * Since
+             * @example 2019
+             */
+            since: string;
+        };
+        /** ChangeOut */
+        ChangeOut: {
+            /**
+             * Percent
+             * @example 6.7
+             */
+            percent: number;
+            /**
+             * Since
+             * @example 2019
+             */
+            since: string;
+        };
         /** CompareOut */
         CompareOut: {
             /**
@@ -1180,6 +1210,46 @@ export interface components {
             totals: components["schemas"]["ProgressTotals"];
             /** Action Lines */
             action_lines: components["schemas"]["ComparedLine"][];
+        };
+        /**
+         * Component
+         * @description A named part of a figure: a number that adds up with the others to the value, or a
+         *     share of it in percent.
+         */
+        Component: {
+            /**
+             * Name
+             * @example led
+             */
+            name: string;
+            /**
+             * Value
+             * @example 6
+             */
+            value?: number | null;
+            /**
+             * Share
+             * @description Percent of the value.
+             */
+            share?: number | null;
+        };
+        /** ComponentOut */
+        ComponentOut: {
+            /**
+             * Name
+             * @example led
+             */
+            name: string;
+            /**
+             * Value
+             * @example 6
+             */
+            value?: number | null;
+            /**
+             * Share
+             * @description Percent of the value.
+             */
+            share?: number | null;
         };
         /**
          * ConfigOut
@@ -1577,6 +1647,11 @@ export interface components {
             derived?: {
                 [key: string]: unknown;
             } | null;
+            /**
+             * Reported
+             * @description For a derived indicator: the figures as a published report printed them.
+             */
+            reported?: components["schemas"]["ReportedOut"][];
             /** Version */
             version: number;
         };
@@ -1618,6 +1693,12 @@ export interface components {
             /** @description Values computed from the records when read, instead of typed values (docs/records.md). */
             derived?: components["schemas"]["DerivedSpec"] | null;
             /**
+             * Reported
+             * @description For a derived indicator: the figures as a published report printed them, shown beside the computed values.
+             * @default []
+             */
+            reported: components["schemas"]["ValueSpec"][];
+            /**
              * Currency
              * @description ISO 4217 code; required with unit currency.
              */
@@ -1651,8 +1732,42 @@ export interface components {
          * @enum {string}
          */
         IndicatorUnit: "count" | "percent" | "currency" | "ratio";
-        /** IndicatorValueIn */
+        /**
+         * IndicatorValueIn
+         * @description A value for a period, and optionally the form it was stated in (docs/plan-file.md,
+         *     "Figures in their own form").
+         */
         IndicatorValueIn: {
+            /** @description at_least for "400+", more_than, about, almost. */
+            qualifier?: components["schemas"]["Qualifier"] | null;
+            /**
+             * Shares
+             * @description The split as printed, in percent, when its counts are not.
+             * @example {
+             *       "men": 64,
+             *       "women": 36
+             *     }
+             */
+            shares?: {
+                [key: string]: number;
+            } | null;
+            /**
+             * Components
+             * @description Named parts that add up to the value, or share it.
+             */
+            components?: components["schemas"]["Component"][] | null;
+            /**
+             * Out Of
+             * @description The total the value is a count of: "3 out of 5".
+             * @example 5
+             */
+            out_of?: number | null;
+            change?: components["schemas"]["Change"] | null;
+            /**
+             * Quote
+             * @description The source's own words.
+             */
+            quote?: string | null;
             /**
              * Period
              * @description A year, quarter (2020-Q4), month (2020-12) or 'mandate'.
@@ -1686,12 +1801,49 @@ export interface components {
             period: string;
             /** Value */
             value: number;
+            /** @description at_least ("400+"), more_than, about or almost. */
+            qualifier?: components["schemas"]["Qualifier"] | null;
             /** Parts */
             parts?: {
                 [key: string]: number;
             } | null;
-            /** Women Share */
+            /**
+             * Shares
+             * @description The split as printed, in percent, when its counts are not.
+             * @example {
+             *       "men": 64,
+             *       "women": 36
+             *     }
+             */
+            shares?: {
+                [key: string]: number;
+            } | null;
+            /**
+             * Women Share
+             * @description Women's share, 0..1, from the parts or the shares.
+             */
             women_share?: number | null;
+            /**
+             * Components
+             * @description Named parts that add up to the value, or share it.
+             */
+            components?: components["schemas"]["ComponentOut"][] | null;
+            /**
+             * Out Of
+             * @description "3 out of 5": 5.
+             */
+            out_of?: number | null;
+            /**
+             * Share Of Total
+             * @description value / out_of, 0..1.
+             */
+            share_of_total?: number | null;
+            change?: components["schemas"]["ChangeOut"] | null;
+            /**
+             * Quote
+             * @description The source's own words.
+             */
+            quote?: string | null;
             /** Note */
             note?: string | null;
             /** Source */
@@ -2065,6 +2217,13 @@ export interface components {
              */
             progress: number | null;
         };
+        /**
+         * Qualifier
+         * @description How a figure was stated: "400+" is at_least 400, "more than 2,000" more_than,
+         *     "approximately" about, "almost 75" almost.
+         * @enum {string}
+         */
+        Qualifier: "at_least" | "more_than" | "about" | "almost";
         /** Readiness */
         Readiness: {
             /**
@@ -2120,6 +2279,63 @@ export interface components {
          * @enum {string}
          */
         ReportFormat: "md" | "csv" | "xlsx" | "html";
+        /**
+         * ReportedOut
+         * @description A figure as a published report printed it, for a derived indicator.
+         */
+        ReportedOut: {
+            /** Period */
+            period: string;
+            /** Value */
+            value: number;
+            /** @description at_least ("400+"), more_than, about or almost. */
+            qualifier?: components["schemas"]["Qualifier"] | null;
+            /** Parts */
+            parts?: {
+                [key: string]: number;
+            } | null;
+            /**
+             * Shares
+             * @description The split as printed, in percent, when its counts are not.
+             * @example {
+             *       "men": 64,
+             *       "women": 36
+             *     }
+             */
+            shares?: {
+                [key: string]: number;
+            } | null;
+            /**
+             * Women Share
+             * @description Women's share, 0..1, from the parts or the shares.
+             */
+            women_share?: number | null;
+            /**
+             * Components
+             * @description Named parts that add up to the value, or share it.
+             */
+            components?: components["schemas"]["ComponentOut"][] | null;
+            /**
+             * Out Of
+             * @description "3 out of 5": 5.
+             */
+            out_of?: number | null;
+            /**
+             * Share Of Total
+             * @description value / out_of, 0..1.
+             */
+            share_of_total?: number | null;
+            change?: components["schemas"]["ChangeOut"] | null;
+            /**
+             * Quote
+             * @description The source's own words.
+             */
+            quote?: string | null;
+            /** Note */
+            note?: string | null;
+            /** Source */
+            source?: string | null;
+        };
         /**
          * Role
          * @description Token roles; each includes the rights of the ones before it.
@@ -2422,13 +2638,44 @@ export interface components {
         };
         /**
          * ValueSpec
-         * @description A recorded value; ``parts`` breaks it down by the indicator's split.
+         * @description A recorded value; ``parts`` breaks it down by the indicator's split, the form's
+         *     fields (app/schemas/figures.py) say how it was stated.
          */
         ValueSpec: {
             /** Period */
             period: string;
             /** Value */
             value: number;
+            /** @description at_least for "400+", more_than, about, almost. */
+            qualifier?: components["schemas"]["Qualifier"] | null;
+            /**
+             * Shares
+             * @description The split as printed, in percent, when its counts are not.
+             * @example {
+             *       "men": 64,
+             *       "women": 36
+             *     }
+             */
+            shares?: {
+                [key: string]: number;
+            } | null;
+            /**
+             * Components
+             * @description Named parts that add up to the value, or share it.
+             */
+            components?: components["schemas"]["Component"][] | null;
+            /**
+             * Out Of
+             * @description The total the value is a count of: "3 out of 5".
+             * @example 5
+             */
+            out_of?: number | null;
+            change?: components["schemas"]["Change"] | null;
+            /**
+             * Quote
+             * @description The source's own words.
+             */
+            quote?: string | null;
             /** Parts */
             parts?: {
                 [key: string]: number;
@@ -2494,6 +2741,7 @@ export interface components {
              * @default []
              */
             tags: string[];
+            quantity?: components["schemas"]["QuantitySpec"] | null;
         };
         /** MandateSpec */
         MandateSpec: {
@@ -2539,6 +2787,27 @@ export interface components {
              * @default true
              */
             not_achieved_counts: boolean;
+        };
+        /**
+         * QuantitySpec
+         * @description A quantity a deliverable states ("6 approved pilot projects"): its target, and its
+         *     actual typed here or read from an indicator of the plan.
+         */
+        QuantitySpec: {
+            /** Target */
+            target: number;
+            /** Actual */
+            actual?: number | null;
+            /**
+             * Unit
+             * @example approved pilot projects
+             */
+            unit?: string | null;
+            /**
+             * Indicator
+             * @description An indicator of this plan whose latest value is the actual.
+             */
+            indicator?: string | null;
         };
         /** ActivityKindSpec */
         ActivityKindSpec: {

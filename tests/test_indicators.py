@@ -826,10 +826,10 @@ def test_dropping_the_split_keeps_the_values_and_the_export_importable(
     body = response.json()
     assert body["split"] is None
     assert (body["headline"]["women_share"], body["headline"]["parity_gap"]) == (None, None)
-    kept = {key: before["values"][0][key] for key in ("period", "value", "note", "source",
-                                                      "recorded_by", "recorded_at")}
-    assert body["values"] == [{**kept, "parts": None, "women_share": None, "superseded": None,
-                               "explain": None}]
+    # Everything but the split is kept: the parts, the printed shares and the women's share
+    # go with it.
+    assert body["values"] == [{**before["values"][0], "parts": None, "shares": None,
+                               "women_share": None}]
     assert client.get(f"{M}/indicators/EXPERTS").json() == body
     exported = export_plan(session, mandate_code="2018-2020")
     validate_plan(exported)

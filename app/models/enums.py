@@ -53,6 +53,16 @@ class SplitDimension(StrEnum):
     gender = "gender"
 
 
+class Qualifier(StrEnum):
+    """How a figure was stated: "400+" is at_least 400, "more than 2,000" more_than,
+    "approximately" about, "almost 75" almost."""
+
+    at_least = "at_least"
+    more_than = "more_than"
+    about = "about"
+    almost = "almost"
+
+
 class EngagementValue(StrEnum):
     """What a kind of engagement holds per member and period."""
 

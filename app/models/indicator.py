@@ -18,7 +18,14 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 from app.models import base as _base  # noqa: F401  (naming convention first)
-from app.models.enums import Aggregation, Direction, IndicatorUnit, SplitDimension, sql_in
+from app.models.enums import (
+    Aggregation,
+    Direction,
+    IndicatorUnit,
+    Qualifier,
+    SplitDimension,
+    sql_in,
+)
 from app.models.plan import CODE_LENGTH, TITLE_LENGTH
 from app.models.types import UTCDateTime, utcnow
 
@@ -76,6 +83,10 @@ class Indicator(SQLModel, table=True):
         JSON(none_as_null=True), nullable=True))
     """How the values are computed from the records (app/services/records/derived.py);
     None for an indicator whose values are typed."""
+    reported: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(
+        JSON(none_as_null=True), nullable=True))
+    """For a derived indicator: the figures as a published report printed them (value and
+    form, app/schemas/figures.py), shown beside the computed values."""
     version: int = Field(default=1, sa_column=Column(Integer, nullable=False,
                                                       server_default="1"))
     """Bumped by every change to the indicator, its targets or values (its ETag)."""
@@ -97,7 +108,12 @@ class IndicatorValue(SQLModel, table=True):
     """A value recorded for a period; a newer one for the same period supersedes it."""
 
     __tablename__ = "indicator_value"
-    __table_args__ = (Index(None, "indicator_id", "period", "recorded_at"),)
+    __table_args__ = (
+        Index(None, "indicator_id", "period", "recorded_at"),
+        CheckConstraint("qualifier IS NULL OR " + sql_in("qualifier", Qualifier),
+                        name="qualifier_vocabulary"),
+        CheckConstraint("out_of IS NULL OR out_of > 0", name="out_of_positive"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     indicator_id: int = Field(
@@ -109,5 +125,19 @@ class IndicatorValue(SQLModel, table=True):
     """The value broken down by the indicator's split, e.g. {"women": 45, "men": 55}."""
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     source: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The form the figure was stated in (app/schemas/figures.py).
+    qualifier: Qualifier | None = Field(default=None, sa_column=Column(String(16), nullable=True))
+    shares: dict[str, float] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    """The split as printed, in percent ({"women": 36, "men": 64}), when the counts are not."""
+    components: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(
+        JSON, nullable=True))
+    """Named parts that add up to the value ([{"name": "led", "value": 6}, ...]) or share it
+    in percent ([{"name": "membership fees", "share": 52}, ...])."""
+    out_of: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    """The total the value is a count of: "3 out of 5"."""
+    change: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    """A change stated with the value: {"percent": 6.7, "since": "2019"}."""
+    quote: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    """The source's own words for the figure."""
     recorded_by: str = Field(sa_column=Column(String(200), nullable=False))
     recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -1,8 +1,10 @@
 """The plan: mandates, action lines, measures, deliverables and their status history."""
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     Column,
@@ -155,6 +157,10 @@ class Deliverable(SQLModel, table=True):
     weight: float = Field(default=1.0, sa_column=Column(Float, nullable=False))
     owner: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     due_date: date | None = Field(default=None, nullable=True)
+    quantity: dict[str, Any] | None = Field(default=None, sa_column=Column(
+        JSON(none_as_null=True), nullable=True))
+    """A quantity the deliverable states ("6 approved pilot projects"): {target, actual?,
+    unit?, indicator?} (app/schemas/plan_file.py QuantitySpec)."""
     position: int = Field(default=0, nullable=False)
     version: int = Field(default=1, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -5,7 +5,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.models.enums import Status
+from app.models.enums import Qualifier, Status
 
 T = TypeVar("T")
 
@@ -335,15 +335,47 @@ class Headline(BaseModel):
     parity_gap: float | None = Field(description="0.5 minus the women's share.")
 
 
-class IndicatorValueOut(BaseModel):
+class ComponentOut(BaseModel):
+    name: str = Field(examples=["led"])
+    value: float | None = Field(default=None, examples=[6])
+    share: float | None = Field(default=None, description="Percent of the value.")
+
+
+class ChangeOut(BaseModel):
+    percent: float = Field(examples=[6.7])
+    since: str = Field(examples=["2019"])
+
+
+class FigureOut(BaseModel):
+    """A figure and the form it was stated in (docs/plan-file.md)."""
+
     model_config = ConfigDict(from_attributes=True)
 
     period: str
     value: float
+    qualifier: Qualifier | None = Field(
+        default=None, description="at_least (\"400+\"), more_than, about or almost.")
     parts: dict[str, float] | None = None
-    women_share: float | None = None
+    shares: dict[str, float] | None = Field(
+        default=None, description="The split as printed, in percent, when its counts are "
+        "not.", examples=[{"women": 36, "men": 64}])
+    women_share: float | None = Field(
+        default=None, description="Women's share, 0..1, from the parts or the shares.")
+    components: list[ComponentOut] | None = Field(
+        default=None, description="Named parts that add up to the value, or share it.")
+    out_of: float | None = Field(default=None, description="\"3 out of 5\": 5.")
+    share_of_total: float | None = Field(default=None, description="value / out_of, 0..1.")
+    change: ChangeOut | None = None
+    quote: str | None = Field(default=None, description="The source's own words.")
     note: str | None = None
     source: str | None = None
+
+
+class ReportedOut(FigureOut):
+    """A figure as a published report printed it, for a derived indicator."""
+
+
+class IndicatorValueOut(FigureOut):
     recorded_by: str
     recorded_at: datetime
     superseded: bool | None = None
@@ -371,6 +403,9 @@ class IndicatorOut(BaseModel):
         default=None, description="How the values are computed from the records "
         "(docs/records.md); null for typed values.",
         examples=[{"share_of_members": {"engagement": "activated"}}])
+    reported: list[ReportedOut] = Field(
+        default_factory=list, description="For a derived indicator: the figures as a "
+        "published report printed them.")
     version: int
 
 

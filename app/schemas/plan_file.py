@@ -31,6 +31,7 @@ from app.schemas.fields import (
     Title,
 )
 from app.schemas.fields import period_text as _period_text
+from app.schemas.figures import FigureForm, form_problems
 from app.schemas.splits import split_problems
 from app.schemas.text import refuse_nul
 
@@ -68,6 +69,27 @@ def percent_only_in_progress(percent: float | None, info: ValidationInfo) -> flo
     return percent
 
 
+class QuantitySpec(_Strict):
+    """A quantity a deliverable states ("6 approved pilot projects"): its target, and its
+    actual typed here or read from an indicator of the plan."""
+
+    target: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+    actual: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    unit: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                           max_length=200)] | None = Field(
+        default=None, examples=["approved pilot projects"])
+    indicator: Code | None = Field(
+        default=None, description="An indicator of this plan whose latest value is the "
+        "actual.")
+
+    @field_validator("indicator")
+    @classmethod
+    def _one_actual(cls, indicator: str | None, info: ValidationInfo) -> str | None:
+        if indicator is not None and info.data.get("actual") is not None:
+            raise ValueError("give the actual or the indicator it is read from, not both")
+        return indicator
+
+
 class DeliverableSpec(_Strict):
     code: Code
     title: Title
@@ -78,6 +100,7 @@ class DeliverableSpec(_Strict):
                                             max_length=200)] | None = None
     due_date: date | None = None
     tags: list[Tag] = []
+    quantity: QuantitySpec | None = None
 
     _percent = field_validator("percent_complete")(percent_only_in_progress)
 
@@ -104,8 +127,9 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                               max_length=2000)]
 
 
-class ValueSpec(PeriodValue):
-    """A recorded value; ``parts`` breaks it down by the indicator's split."""
+class ValueSpec(FigureForm, PeriodValue):
+    """A recorded value; ``parts`` breaks it down by the indicator's split, the form's
+    fields (app/schemas/figures.py) say how it was stated."""
 
     parts: dict[str, Part] | None = None
     note: Text | None = None
@@ -131,6 +155,9 @@ class IndicatorSpec(_Strict):
     derived: DerivedSpec | None = Field(
         default=None, description="Values computed from the records when read, instead of "
         "typed values (docs/records.md).")
+    reported: list[ValueSpec] = Field(
+        default=[], description="For a derived indicator: the figures as a published "
+        "report printed them, shown beside the computed values.")
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = Field(
         default=None, validate_default=True,
         description="ISO 4217 code; required with unit currency.")
@@ -153,6 +180,15 @@ class IndicatorSpec(_Strict):
         if derived is not None and info.data.get("split") is not None:
             raise ValueError("a derived indicator has no split")
         return derived
+
+    @field_validator("reported")
+    @classmethod
+    def _reported_of_derived(cls, reported: list[ValueSpec], info: ValidationInfo
+                             ) -> list[ValueSpec]:
+        if reported and info.data.get("derived") is None:
+            raise ValueError("reported figures go with a derived indicator; a typed value "
+                             "is the report's own figure")
+        return reported
 
     @field_validator("measure")
     @classmethod
@@ -251,24 +287,47 @@ def _cross_check(data: dict[str, Any]) -> list[FieldError]:
                       f"action_lines[{i}].measures[{j}].deliverables[{k}].code")
     for i, indicator in enumerate(_items(data.get("indicators"))):
         claim("indicator", indicator.get("code"), f"indicators[{i}].code")
+    for i, line in enumerate(_items(data.get("action_lines"))):
+        for j, measure in enumerate(_items(line.get("measures"))):
+            for k, deliverable in enumerate(_items(measure.get("deliverables"))):
+                quantity = deliverable.get("quantity")
+                linked = quantity.get("indicator") if isinstance(quantity, dict) else None
+                if isinstance(linked, str) and linked.strip() not in seen["indicator"]:
+                    errors.append(FieldError(
+                        f"action_lines[{i}].measures[{j}].deliverables[{k}].quantity."
+                        "indicator", f"no indicator {linked!r} in this plan"))
+    for i, indicator in enumerate(_items(data.get("indicators"))):
         for field, kind in (("action_line", "action line"), ("measure", "measure")):
             target = indicator.get(field)
             if isinstance(target, str) and target.strip() not in seen[kind]:
                 errors.append(FieldError(f"indicators[{i}].{field}",
                                          f"no {kind} {target!r} in this plan"))
-        for j, entry in enumerate(_items(indicator.get("values"))):
-            for problem in split_problems(indicator.get("split"), entry.get("value"),
-                                          entry.get("parts")):
-                errors.append(FieldError(f"indicators[{i}].values[{j}].parts", problem))
+        errors += [FieldError(f"indicators[{i}].{error.path}", error.message)
+                   for error in value_problems(indicator)]
         errors += [FieldError(f"indicators[{i}].{error.path}", error.message)
                    for error in indicator_period_problems(indicator)]
+    return errors
+
+
+def value_problems(indicator: dict[str, Any]) -> list[FieldError]:
+    """The split and form of every value and reported figure (paths relative to the
+    indicator's definition)."""
+    errors = []
+    for field in ("values", "reported"):
+        for j, entry in enumerate(_items(indicator.get(field))):
+            errors += [FieldError(f"{field}[{j}].parts", problem) for problem in split_problems(
+                indicator.get("split"), entry.get("value"), entry.get("parts"))]
+            errors += [FieldError(f"{field}[{j}].{name}", problem) for name, problem in
+                       form_problems(split=indicator.get("split"), unit=indicator.get("unit"),
+                                     value=entry.get("value"), parts=entry.get("parts"),
+                                     form=entry)]
     return errors
 
 
 def indicator_period_problems(indicator: dict[str, Any]) -> list[FieldError]:
     """A period may have one target and one value in a definition (paths relative to it)."""
     errors = []
-    for field in ("targets", "values"):
+    for field in ("targets", "values", "reported"):
         periods: set[str] = set()
         for j, entry in enumerate(_items(indicator.get(field))):
             period = _period_text(entry.get("period"))

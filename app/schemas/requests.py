@@ -17,6 +17,7 @@ from pydantic import (
 
 from app.models.enums import Role, Status
 from app.schemas.fields import PERIOD_PATTERN, Tag
+from app.schemas.figures import FigureForm
 from app.schemas.plan_file import MAX_WEIGHT, percent_only_in_progress
 from app.schemas.records_file import CellValue
 from app.schemas.text import refuse_nul
@@ -122,7 +123,10 @@ class TokenIn(_Body):
     expires_in_days: Annotated[int, Strict(), Field(ge=1, le=3650)] | None = None
 
 
-class IndicatorValueIn(_Body):
+class IndicatorValueIn(FigureForm, _Body):
+    """A value for a period, and optionally the form it was stated in (docs/plan-file.md,
+    "Figures in their own form")."""
+
     period: Annotated[str, Strict(), StringConstraints(pattern=PERIOD_PATTERN.pattern)] = Field(
         examples=["2020"], description="A year, quarter (2020-Q4), month (2020-12) or "
         "'mandate'.")

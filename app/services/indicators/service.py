@@ -24,10 +24,21 @@ from app.models import (
     Measure,
 )
 from app.models.types import utcnow
-from app.schemas.api import Headline, IndicatorOut, IndicatorValueOut, PeriodValuePublic
+from app.schemas.api import (
+    Headline,
+    IndicatorOut,
+    IndicatorValueOut,
+    PeriodValuePublic,
+    ReportedOut,
+)
 from app.schemas.derived import DerivedSpec
-from app.schemas.plan_file import IndicatorSpec, indicator_period_problems
-from app.schemas.splits import share, split_problems
+from app.schemas.figures import FigureForm, share_of_total, stored_form, women_share
+from app.schemas.plan_file import (
+    IndicatorSpec,
+    ValueSpec,
+    indicator_period_problems,
+    value_problems,
+)
 from app.services.indicators import attainment
 from app.services.lookup import find_by_code, not_found
 from app.services.paging import Page, PageRequest, fetch_page
@@ -70,7 +81,19 @@ def indicator_columns(spec: IndicatorSpec, *, line_ids: dict[str, int],
         "baseline_period": spec.baseline.period if spec.baseline else None,
         "baseline_value": spec.baseline.value if spec.baseline else None,
         "derived": spec.derived.stored() if spec.derived else None,
+        "reported": [reported_entry(figure) for figure in spec.reported] or None,
     }
+
+
+def value_columns(spec: ValueSpec) -> dict[str, Any]:
+    """A value's stored columns from its plan-file entry (indicator and who/when aside)."""
+    return {"period": spec.period, "value": spec.value, "parts": spec.parts,
+            "note": spec.note, "source": spec.source, **stored_form(spec)}
+
+
+def reported_entry(spec: ValueSpec) -> dict[str, Any]:
+    """A reported figure as stored on its indicator: what was given, JSON-ready."""
+    return {key: item for key, item in value_columns(spec).items() if item is not None}
 
 
 def etag(indicator: Indicator) -> str:
@@ -126,7 +149,9 @@ def headline(indicator: Indicator, targets: dict[str, float], values: list[Indic
     ratio, status = attainment.status(
         Direction(indicator.direction), actual=actual, target=target,
         baseline=indicator.baseline_value, tolerance=indicator.tolerance, thresholds=thresholds)
-    women = share(declared_parts(latest, indicator.split)) if latest is not None else None
+    women = (women_share(declared_parts(latest, indicator.split),
+                         declared_shares(latest, indicator.split))
+             if latest is not None else None)
     return Headline(period=period, actual=actual, target=target, attainment=ratio,
                     status=status, women_share=women, parity_gap=attainment.parity_gap(women))
 
@@ -219,6 +244,7 @@ def _views(session: Session, mandate: Mandate, indicators: list[Indicator],
                                 if reading.explain else None) for value in own_values],
             headline=headline(indicator, own_targets, own_values, thresholds),
             derived=indicator.derived,
+            reported=reported_views(indicator),
             version=indicator.version,
         ))
     return views
@@ -230,13 +256,37 @@ def declared_parts(value: IndicatorValue, split: str | None) -> dict[str, float]
     return value.parts if split else None
 
 
+def declared_shares(value: IndicatorValue, split: str | None) -> dict[str, float] | None:
+    """A value's printed split shares as they count now (as ``declared_parts``)."""
+    return value.shares if split else None
+
+
 def _value_view(value: IndicatorValue, split: str | None, superseded: bool | None = None,
                 explain: dict[str, Any] | None = None) -> IndicatorValueOut:
-    parts = declared_parts(value, split)
-    return IndicatorValueOut(period=value.period, value=value.value, parts=parts,
-                             women_share=share(parts), note=value.note, source=value.source,
-                             recorded_by=value.recorded_by, recorded_at=value.recorded_at,
-                             superseded=superseded, explain=explain)
+    parts, shares = declared_parts(value, split), declared_shares(value, split)
+    return IndicatorValueOut(
+        period=value.period, value=value.value, parts=parts, shares=shares,
+        women_share=women_share(parts, shares), qualifier=value.qualifier,
+        components=value.components, out_of=value.out_of,
+        share_of_total=share_of_total(value.value, value.out_of), change=value.change,
+        quote=value.quote, note=value.note, source=value.source,
+        recorded_by=value.recorded_by, recorded_at=value.recorded_at,
+        superseded=superseded, explain=explain)
+
+
+def reported_views(indicator: Indicator) -> list[ReportedOut]:
+    """A derived indicator's reported figures, as the API shows them."""
+    views = []
+    for entry in indicator.reported or []:
+        value = IndicatorValue(indicator_id=indicator.id or 0, recorded_by="", **entry)
+        parts, shares = declared_parts(value, indicator.split), value.shares
+        views.append(ReportedOut(
+            period=value.period, value=value.value, parts=parts, shares=shares,
+            women_share=women_share(parts, shares), qualifier=value.qualifier,
+            components=value.components, out_of=value.out_of,
+            share_of_total=share_of_total(value.value, value.out_of), change=value.change,
+            quote=value.quote, note=value.note, source=value.source))
+    return views
 
 
 def value_history(session: Session, *, indicator: Indicator) -> list[IndicatorValueOut]:
@@ -255,20 +305,25 @@ def value_history(session: Session, *, indicator: Indicator) -> list[IndicatorVa
 def record_value(
     session: Session, *, indicator: Indicator, if_match: str | None, period: str, value: float,
     parts: dict[str, float] | None, note: str | None, source: str | None, actor: str,
-    now: datetime | None = None,
+    form: FigureForm | None = None, now: datetime | None = None,
 ) -> None:
-    """Record a value for a period; it supersedes any earlier one for that period."""
+    """Record a value for a period, in the form it was stated; it supersedes any earlier
+    one for that period."""
     require_version(indicator, if_match)
     if indicator.derived is not None:
         raise Conflict(f"Indicator {indicator.code} is derived from the records: its values "
                        "are computed when read, and can't be typed (docs/records.md).")
-    problems = split_problems(indicator.split, value, parts)
+    form = form or FigureForm()
+    entry = {"period": period, "value": value, "parts": parts, **stored_form(form)}
+    problems = value_problems({"split": indicator.split, "unit": indicator.unit,
+                               "values": [entry]})
     if problems:
-        raise InvalidInput([FieldError("parts", problem) for problem in problems])
+        raise InvalidInput([FieldError(problem.path.removeprefix("values[0]."),
+                                       problem.message) for problem in problems])
     _bump(session, indicator)
     session.execute(insert(IndicatorValue).values(
-        indicator_id=indicator.id, period=period, value=value, parts=parts, note=note,
-        source=source, recorded_by=actor, recorded_at=now or utcnow()))
+        indicator_id=indicator.id, **entry, note=note, source=source, recorded_by=actor,
+        recorded_at=now or utcnow()))
     bump_data_version(session, mandate_id=indicator.mandate_id)
 
 
@@ -306,10 +361,8 @@ def save_indicator(session: Session, *, mandate: Mandate, spec: IndicatorSpec, a
     and targets, guarded by ``if_match`` (values are kept, and values given in ``spec`` are
     recorded like any other)."""
     lines, measures = _links(session, mandate, spec)
-    split = spec.split.value if spec.split else None
-    problems = indicator_period_problems(spec.model_dump())
-    problems += [FieldError(f"values[{i}].parts", problem) for i, v in enumerate(spec.values)
-                 for problem in split_problems(split, v.value, v.parts)]
+    definition = spec.model_dump(mode="json")
+    problems = indicator_period_problems(definition) + value_problems(definition)
     if problems:
         raise InvalidInput(problems)
     columns = indicator_columns(spec, line_ids=lines, measure_ids=measures)
@@ -340,8 +393,7 @@ def save_indicator(session: Session, *, mandate: Mandate, spec: IndicatorSpec, a
             for t in spec.targets])
     if spec.values:
         session.execute(insert(IndicatorValue), [
-            {"indicator_id": indicator.id, "period": v.period, "value": v.value,
-             "parts": v.parts, "note": v.note, "source": v.source, "recorded_by": actor,
+            {"indicator_id": indicator.id, **value_columns(v), "recorded_by": actor,
              "recorded_at": utcnow()} for v in spec.values])
     bump_data_version(session, mandate_id=mandate.id or 0)
     session.refresh(indicator)

@@ -17,6 +17,7 @@ from app.models import (
     DeliverableTag,
     Indicator,
     IndicatorTarget,
+    IndicatorValue,
     Mandate,
     Measure,
 )
@@ -99,6 +100,9 @@ def _deliverable(deliverable: Deliverable, tags: list[str]) -> dict[str, Any]:
         "owner": deliverable.owner,
         "due_date": deliverable.due_date,
         "tags": tags or None,
+        "quantity": ({key: _number(item) if isinstance(item, float) else item
+                      for key, item in deliverable.quantity.items()}
+                     if deliverable.quantity else None),
     }
     item.update({key: value for key, value in optional.items() if value is not None})
     return item
@@ -126,7 +130,8 @@ def _indicators(
     for value in latest_values(session, ids):
         parts = declared_parts(value, splits[value.indicator_id])
         entry = {"period": value.period, "value": _number(value.value),
-                 "parts": {key: _number(part) for key, part in parts.items()} if parts else None,
+                 "parts": _numbers(parts) if parts else None,
+                 **figure_form(value, split=splits[value.indicator_id]),
                  "note": value.note, "source": value.source}
         values.setdefault(value.indicator_id, []).append(
             {key: item for key, item in entry.items() if item is not None})
@@ -156,11 +161,42 @@ def _indicators(
                                 "value": _number(indicator.baseline_value)}
         if indicator.derived is not None:
             item["derived"] = indicator.derived
+        if indicator.reported:
+            item["reported"] = [_reported(entry) for entry in indicator.reported]
         for key, entries in (("targets", targets), ("values", values)):
             if entries.get(indicator.id or 0) and not (key == "values" and indicator.derived):
                 item[key] = entries[indicator.id or 0]
         exported.append(item)
     return exported
+
+
+def figure_form(value: IndicatorValue, *, split: str | None) -> dict[str, Any]:
+    """A value's form fields as the plan file writes them (whole numbers without a point)."""
+    shares = value.shares if split else None
+    return {
+        "qualifier": value.qualifier,
+        "shares": _numbers(shares) if shares else None,
+        "components": [{key: _number(item) if key != "name" else item
+                        for key, item in component.items()}
+                       for component in value.components] if value.components else None,
+        "out_of": _number(value.out_of),
+        "change": ({"percent": _number(value.change["percent"]),
+                    "since": value.change["since"]} if value.change else None),
+        "quote": value.quote,
+    }
+
+
+def _reported(entry: dict[str, Any]) -> dict[str, Any]:
+    value = IndicatorValue(indicator_id=0, recorded_by="", **entry)
+    exported = {"period": value.period, "value": _number(value.value),
+                "parts": _numbers(value.parts) if value.parts else None,
+                **figure_form(value, split="given"), "note": value.note,
+                "source": value.source}
+    return {key: item for key, item in exported.items() if item is not None}
+
+
+def _numbers(values: dict[str, float]) -> dict[str, float | int | None]:
+    return {key: _number(item) for key, item in values.items()}
 
 
 def _number(value: float | None) -> float | int | None:

@@ -28,7 +28,7 @@ from app.models import (
 )
 from app.models.types import utcnow
 from app.schemas.plan_file import PlanFile
-from app.services.indicators.service import indicator_columns, latest_values
+from app.services.indicators.service import indicator_columns, latest_values, value_columns
 from app.services.lookup import find_by_code
 from app.services.status import history
 from app.services.status.history import states_as_of
@@ -204,8 +204,8 @@ def _upsert_deliverables(
                        for line in plan.action_lines for measure in line.measures}
     existing = {row.code: row for row in session.execute(
         select(Deliverable.id, Deliverable.code, Deliverable.title, Deliverable.weight,
-               Deliverable.owner, Deliverable.due_date, Deliverable.position,
-               Deliverable.measure_id, Deliverable.version)
+               Deliverable.owner, Deliverable.due_date, Deliverable.quantity,
+               Deliverable.position, Deliverable.measure_id, Deliverable.version)
         .where(Deliverable.mandate_id == mandate_id))}
     # The file's statuses stand at its as_of: compare them with the history at that time.
     state = states_as_of(mandate_id, effective_at if plan.as_of is not None else None)
@@ -232,6 +232,7 @@ def _upsert_deliverables(
             "title": spec.title, "weight": spec.weight, "owner": spec.owner,
             "due_date": spec.due_date, "position": positions[measure.code],
             "measure_id": measure_ids[measure.code],
+            "quantity": spec.quantity.model_dump(exclude_none=True) if spec.quantity else None,
         }
         wanted_state = (spec.status.value, spec.percent_complete)
         wanted_tags[spec.code] = set(spec.tags)
@@ -348,11 +349,10 @@ def _upsert_indicators(
                 touched.add(indicator_id)
         for value in spec.values:
             stored = latest.get((indicator_id, value.period))
-            if stored is None or (stored.value, stored.parts, stored.note, stored.source) != (
-                    value.value, value.parts, value.note, value.source):
-                new_values.append({"indicator_id": indicator_id, "period": value.period,
-                                   "value": value.value, "parts": value.parts,
-                                   "note": value.note, "source": value.source,
+            columns = value_columns(value)
+            if stored is None or any(getattr(stored, name) != item
+                                     for name, item in columns.items()):
+                new_values.append({"indicator_id": indicator_id, **columns,
                                    "recorded_by": IMPORT_ACTOR, "recorded_at": now})
                 touched.add(indicator_id)
     if new_targets:
