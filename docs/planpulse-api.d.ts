@@ -1629,6 +1629,13 @@ export interface components {
             action_line?: string | null;
             /** Measure */
             measure?: string | null;
+            /**
+             * Tags
+             * @example [
+             *       "gender"
+             *     ]
+             */
+            tags?: string[];
             baseline?: components["schemas"]["PeriodValuePublic"] | null;
             /** Targets */
             targets: components["schemas"]["PeriodValuePublic"][];
@@ -1679,6 +1686,12 @@ export interface components {
             action_line?: string | null;
             /** Measure */
             measure?: string | null;
+            /**
+             * Tags
+             * @description Themes the indicator reports on, e.g. [gender].
+             * @default []
+             */
+            tags: string[];
             baseline?: components["schemas"]["PeriodValue"] | null;
             /**
              * Targets

@@ -79,6 +79,9 @@ class Indicator(SQLModel, table=True):
     )
     baseline_value: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
     position: int = Field(default=0, nullable=False)
+    tags: list[str] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True),
+                                                                  nullable=True))
+    """Themes the indicator reports on (gender, ...), as deliverables' tags."""
     derived: dict[str, Any] | None = Field(default=None, sa_column=Column(
         JSON(none_as_null=True), nullable=True))
     """How the values are computed from the records (app/services/records/derived.py);

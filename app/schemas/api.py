@@ -395,6 +395,7 @@ class IndicatorOut(BaseModel):
     split: str | None = None
     action_line: str | None = None
     measure: str | None = None
+    tags: list[str] = Field(default_factory=list, examples=[["gender"]])
     baseline: PeriodValuePublic | None = None
     targets: list[PeriodValuePublic]
     values: list[IndicatorValueOut]

@@ -149,6 +149,8 @@ class IndicatorSpec(_Strict):
         default=None, description="Every value must be broken down by this dimension.")
     action_line: Code | None = None
     measure: Code | None = None
+    tags: list[Tag] = Field(default=[], description="Themes the indicator reports on, e.g. "
+                            "[gender].")
     baseline: PeriodValue | None = None
     targets: list[PeriodValue] = []
     values: list[ValueSpec] = []

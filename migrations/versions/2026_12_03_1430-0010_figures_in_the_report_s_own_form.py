@@ -1,5 +1,6 @@
 """Figures in the report's own form: a value's qualifier, split shares, components, total,
-change and quote; a derived indicator's reported figures; a deliverable's quantity.
+change and quote; a derived indicator's reported figures; indicator tags; a deliverable's
+quantity.
 
 Revision ID: 0010
 Revises: 0009
@@ -31,6 +32,7 @@ def upgrade() -> None:
         batch.create_check_constraint("out_of_positive", "out_of IS NULL OR out_of > 0")
     with op.batch_alter_table("indicator") as batch:
         batch.add_column(sa.Column("reported", sa.JSON(none_as_null=True), nullable=True))
+        batch.add_column(sa.Column("tags", sa.JSON(none_as_null=True), nullable=True))
     # Not in batch mode: SQLite would copy the table, and the triggers that name it break.
     op.add_column("deliverable", sa.Column("quantity", sa.JSON(none_as_null=True),
                                            nullable=True))
@@ -40,6 +42,7 @@ def downgrade() -> None:
     op.drop_column("deliverable", "quantity")  # SQLite 3.35+ drops a column in place
     with op.batch_alter_table("indicator") as batch:
         batch.drop_column("reported")
+        batch.drop_column("tags")
     with op.batch_alter_table("indicator_value") as batch:
         batch.drop_constraint("qualifier_vocabulary", type_="check")
         batch.drop_constraint("out_of_positive", type_="check")

@@ -156,6 +156,8 @@ def _indicators(
             item["measure"] = measure_codes[indicator.measure_id]
         elif indicator.action_line_id is not None:
             item["action_line"] = line_codes[indicator.action_line_id]
+        if indicator.tags:
+            item["tags"] = indicator.tags
         if indicator.baseline_period is not None:
             item["baseline"] = {"period": indicator.baseline_period,
                                 "value": _number(indicator.baseline_value)}
