@@ -57,11 +57,14 @@ class PlanInput:
     has_evidence: Mapping[str, bool] | None = None
     """Whether each deliverable's current status entry carries an evidence URL."""
     records: RecordsFile | None = None
+    """The organisation's records (members, engagement, activities); ``None`` when none
+    were given, and the records rules are skipped."""
     typed_values_of_derived: Mapping[str, list[str]] | None = None
     """Derived indicator's code → the periods it also has typed values for (a plan file
     can't hold both: empty; the stored plan may, from before the indicator was derived)."""
-    """The organisation's records (members, engagement, activities); ``None`` when none
-    were given, and the records rules are skipped."""
+    indicator_values: Mapping[str, float] | None = None
+    """Indicator code → its latest value as the service reads it (derived ones computed);
+    ``None`` for a plan file, whose typed values are read instead."""
 
 
 def from_plan_file(plan: PlanFile, records: RecordsFile | None = None) -> PlanInput:

@@ -22,6 +22,7 @@ from app.schemas.plan_file import (
     MeasureSpec,
 )
 from app.schemas.records_file import ActivitySpec, EngagementSpec, RecordsFile
+from app.services.plan.quantities import actual_of, latest_values, short_of_target
 from app.services.rollups.rules import Policy, Totals, totals_of
 
 FAMILIES = ("structure", "deliverable", "indicator", "theme", "figures", "records")
@@ -290,6 +291,44 @@ def in_progress_without_percent(ctx: Context) -> Outcome:
     return tally("deliverables in progress with percent_complete", len(judged), hits)
 
 
+@rule("deliverable.completed-short-of-target", Severity.warning,
+      "A deliverable marked completed states a quantity (`quantity.target`) that its actual "
+      "falls short of: the actual typed in `quantity.actual`, or the latest value of the "
+      "indicator named in `quantity.indicator` (a derived indicator is read from the records "
+      "when the check reads the service; from a plan file it is not judged).",
+      "Record the missing actual, correct the target, or set the status the deliverable "
+      "really has.")
+def completed_short_of_target(ctx: Context) -> Outcome:
+    latest = _latest_indicator_values(ctx)
+    judged, hits = 0, []
+    for path, _measure, d in ctx.deliverables:
+        if d.status != Status.completed or d.quantity is None:
+            continue
+        quantity = d.quantity.model_dump()
+        actual = actual_of(quantity, latest)
+        if actual is None:
+            continue
+        judged += 1
+        if short_of_target(quantity, actual):
+            unit = f" {d.quantity.unit}" if d.quantity.unit else ""
+            source = (f" (indicator {d.quantity.indicator})" if d.quantity.indicator else "")
+            hits.append(Hit("deliverable", d.code, f"{path}.quantity",
+                            f"deliverable {d.code} is completed but states "
+                            f"{d.quantity.target:g}{unit} and has {actual:g}{source}: "
+                            "record the missing actual, correct the target, or set the "
+                            "status it really has"))
+    return tally("completed deliverables with their stated quantity", judged, hits)
+
+
+def _latest_indicator_values(ctx: Context) -> dict[str, float]:
+    """Each indicator's latest value: as read from the service when given (derived ones
+    included), else the typed values of the plan file."""
+    if ctx.input.indicator_values is not None:
+        return dict(ctx.input.indicator_values)
+    return latest_values((indicator.code, [(v.period, v.value) for v in indicator.values])
+                         for _path, indicator in ctx.indicators)
+
+
 @rule("deliverable.stale", Severity.warning,
       "A deliverable that is not completed or cancelled has had no status change for "
       "`stale-after-days` days (default 90) or more at the check's date. The last change is "
@@ -412,14 +451,15 @@ def value_missing(ctx: Context) -> Outcome:
 
 @rule("indicator.split-missing", Severity.error,
       "An indicator declares a split (e.g. `split: gender`) and one of its values has no "
-      "`parts`.",
+      "`parts` (counts) nor `shares` (percent as printed).",
       "Break each value listed down by the split's categories (gender: women, men, other, "
-      "unknown) in `parts`.")
+      "unknown) in `parts`, or give the printed percentages in `shares`.")
 def split_missing(ctx: Context) -> Outcome:
     judged = [(path, indicator) for path, indicator in ctx.indicators if indicator.split]
     hits = []
     for path, indicator in judged:
-        missing = sorted(value.period for value in indicator.values if value.parts is None)
+        missing = sorted(value.period for value in indicator.values
+                         if value.parts is None and value.shares is None)
         if missing:
             hits.append(Hit("indicator", indicator.code, path,
                             f"indicator {indicator.code} is split by {indicator.split} but its "

@@ -2,7 +2,8 @@
 date of its last status change and whether its current status carries evidence, and the
 organisation's records (as exported).
 
-A fixed number of queries whatever the plan's size: the two exports', and two more.
+A fixed number of queries whatever the plan's size: the two exports', the indicators' latest
+values, and two more.
 """
 
 from datetime import UTC
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 from app.coverage.model import PlanInput
 from app.models import Deliverable, Indicator, IndicatorValue, Mandate, StatusChange
 from app.schemas.plan_file import PlanFile
+from app.services.indicators.service import latest_by_code
 from app.services.plan.exporter import export_plan
 from app.services.records.exporter import export_records
 
@@ -39,4 +41,5 @@ def stored_input(session: Session, *, mandate: Mandate) -> PlanInput:
             .order_by(Indicator.code, IndicatorValue.period)):
         typed.setdefault(code, []).append(period)
     return PlanInput(plan=plan, last_change=last_change, has_evidence=has_evidence,
-                     records=export_records(session), typed_values_of_derived=typed)
+                     records=export_records(session), typed_values_of_derived=typed,
+                     indicator_values=latest_by_code(session, mandate=mandate))

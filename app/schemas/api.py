@@ -29,6 +29,16 @@ class MandateSummary(BaseModel):
     updated_at: datetime
 
 
+class QuantityOut(BaseModel):
+    """A quantity the deliverable states: its target, and its actual typed or read from an
+    indicator of the plan (docs/plan-file.md)."""
+
+    target: float = Field(examples=[6])
+    actual: float | None = None
+    unit: str | None = Field(default=None, examples=["pilot projects"])
+    indicator: str | None = Field(default=None, examples=["PILOT_PROJECTS_LISTED"])
+
+
 class DeliverablePublic(BaseModel):
     code: str = Field(examples=["L1M3D2"])
     title: str = Field(examples=["Gender parity at Metropolis events and debates, "
@@ -39,6 +49,7 @@ class DeliverablePublic(BaseModel):
     owner: str | None = None
     due_date: date | None = None
     tags: list[str] = Field(default_factory=list, examples=[["gender"]])
+    quantity: QuantityOut | None = None
     action_line: str = Field(examples=["L1"])
     measure: str = Field(examples=["L1M3"])
     version: int = Field(description="Bumped by every change; the ETag carries it.")
@@ -67,6 +78,7 @@ class TreeDeliverable(BaseModel):
     owner: str | None = None
     due_date: date | None = None
     tags: list[str] = Field(default_factory=list)
+    quantity: QuantityOut | None = None
 
 
 class TreeMeasure(BaseModel):
@@ -93,6 +105,7 @@ class TreeIndicator(BaseModel):
     direction: str
     action_line: str | None = None
     measure: str | None = None
+    tags: list[str] = Field(default_factory=list)
     baseline: PeriodValuePublic | None = None
     targets: list[PeriodValuePublic] = Field(default_factory=list)
     values: list[PeriodValuePublic] = Field(default_factory=list)

@@ -130,6 +130,9 @@ def _components_problems(value: float, components: list[Any]) -> list[str]:
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         problems.append(f"component names given twice: {', '.join(repeated)}")
+    if any(item.get("value") is not None and item.get("share") is not None
+           for item in items):
+        return problems  # the component's own validation reports it
     values = [item.get("value") for item in items if item.get("value") is not None]
     shares = [item.get("share") for item in items if item.get("share") is not None]
     if values and shares:

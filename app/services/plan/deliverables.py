@@ -20,7 +20,7 @@ from app.models import (
     Status,
     StatusChange,
 )
-from app.schemas.api import DeliverablePublic
+from app.schemas.api import DeliverablePublic, QuantityOut
 from app.services.lookup import get_mandate, not_found
 from app.services.paging import Page, PageRequest, fetch_page
 
@@ -83,6 +83,7 @@ class DeliverableState:
     position: int
     version: int
     updated_at: datetime
+    quantity: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,8 @@ def to_public(row: DeliverableRow) -> DeliverablePublic:
         code=deliverable.code, title=deliverable.title, status=Status(deliverable.status),
         percent_complete=deliverable.percent_complete, weight=deliverable.weight,
         owner=deliverable.owner, due_date=deliverable.due_date, tags=row.tags,
+        quantity=QuantityOut.model_validate(deliverable.quantity) if deliverable.quantity
+        else None,
         action_line=row.action_line, measure=row.measure, version=deliverable.version,
         updated_at=deliverable.updated_at)
 
