@@ -1391,6 +1391,7 @@ export interface components {
              *     ]
              */
             tags?: string[];
+            quantity?: components["schemas"]["QuantityOut"] | null;
             /**
              * Action Line
              * @example L1
@@ -2158,9 +2159,10 @@ export interface components {
         };
         /**
          * Part
+         * @description A report's parts, in the annual report's order: its section 2, then section 3.
          * @enum {string}
          */
-        Part: "implementation" | "summary" | "indicators";
+        Part: "main_results" | "implementation" | "summary" | "indicators";
         /** PeriodValue */
         PeriodValue: {
             /** Period */
@@ -2237,6 +2239,30 @@ export interface components {
          * @enum {string}
          */
         Qualifier: "at_least" | "more_than" | "about" | "almost";
+        /**
+         * QuantityOut
+         * @description A quantity the deliverable states: its target, and its actual typed or read from an
+         *     indicator of the plan (docs/plan-file.md).
+         */
+        QuantityOut: {
+            /**
+             * Target
+             * @example 6
+             */
+            target: number;
+            /** Actual */
+            actual?: number | null;
+            /**
+             * Unit
+             * @example pilot projects
+             */
+            unit?: string | null;
+            /**
+             * Indicator
+             * @example PILOT_PROJECTS_LISTED
+             */
+            indicator?: string | null;
+        };
         /** Readiness */
         Readiness: {
             /**
@@ -2619,6 +2645,7 @@ export interface components {
             due_date?: string | null;
             /** Tags */
             tags?: string[];
+            quantity?: components["schemas"]["QuantityOut"] | null;
         };
         /** TreeIndicator */
         TreeIndicator: {
@@ -2634,6 +2661,8 @@ export interface components {
             action_line?: string | null;
             /** Measure */
             measure?: string | null;
+            /** Tags */
+            tags?: string[];
             baseline?: components["schemas"]["PeriodValuePublic"] | null;
             /** Targets */
             targets?: components["schemas"]["PeriodValuePublic"][];

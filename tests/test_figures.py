@@ -67,7 +67,7 @@ def test_every_form_of_the_report_is_accepted() -> None:
     speakers, call, funds, secretaries, practices = (i.values[0] for i in plan.indicators)
     assert (speakers.qualifier, speakers.shares) == ("at_least", {"women": 36, "men": 64})
     assert [(c.name, c.value) for c in call.components or []] == [("led", 6), ("supported", 10)]
-    # The report's own rounding: 40 + 35 + 2 + 24 = 101, within 4 × 0.5.
+    # The report's own rounding: 40 + 35 + 2 + 24 = 101, within 4 x 0.5.
     assert sum(c.share or 0 for c in funds.components or []) == 101
     assert secretaries.out_of == 5
     assert practices.change is not None and practices.change.percent == 6.7
