@@ -62,9 +62,9 @@ class PlanInput:
     typed_values_of_derived: Mapping[str, list[str]] | None = None
     """Derived indicator's code → the periods it also has typed values for (a plan file
     can't hold both: empty; the stored plan may, from before the indicator was derived)."""
-    indicator_values: Mapping[str, float] | None = None
-    """Indicator code → its latest value as the service reads it (derived ones computed);
-    ``None`` for a plan file, whose typed values are read instead."""
+    indicator_values: Mapping[str, Mapping[str, float]] | None = None
+    """Indicator code → period → its value as the service reads it (derived ones computed
+    from the records); ``None`` for a plan file, whose typed values are read instead."""
 
 
 def from_plan_file(plan: PlanFile, records: RecordsFile | None = None) -> PlanInput:

@@ -14,6 +14,7 @@ from functools import cached_property
 from app.coverage.model import Config, ItemKind, PlanInput, Severity, ThresholdsWhen
 from app.models.enums import GENDER_CATEGORIES, Status
 from app.schemas.derived import ActivitiesOf, DerivedSpec, EngagementOf, MembersOf, WomenShareOf
+from app.schemas.figures import agrees_with_printed
 from app.schemas.plan_file import (
     ActionLineSpec,
     DeliverableSpec,
@@ -324,7 +325,8 @@ def _latest_indicator_values(ctx: Context) -> dict[str, float]:
     """Each indicator's latest value: as read from the service when given (derived ones
     included), else the typed values of the plan file."""
     if ctx.input.indicator_values is not None:
-        return dict(ctx.input.indicator_values)
+        return latest_values((code, by_period.items())
+                             for code, by_period in ctx.input.indicator_values.items())
     return latest_values((indicator.code, [(v.period, v.value) for v in indicator.values])
                          for _path, indicator in ctx.indicators)
 
@@ -773,3 +775,34 @@ def typed_and_derived(ctx: Context) -> Outcome:
                 "check them against the typed figure")
             for path, indicator in judged if typed.get(indicator.code)]
     return tally("derived indicators without typed values", len(judged), hits)
+
+
+@rule("records.derived-differs-from-reported", Severity.warning,
+      "A derived indicator's value for a period is not the figure a report printed for it "
+      "(`reported`), as printed: to its decimals (rounded or truncated), or as its "
+      "qualifier says (at_least, more_than, almost; about within 5%). Judged when the "
+      "check reads the service, which computes the derived values; skipped for a file.",
+      "Find what the records miss or hold in excess (docs/metropolis-records.md shows how "
+      "the bundled differences were traced), or correct the reported figure.")
+def derived_differs_from_reported(ctx: Context) -> Outcome:
+    computed = ctx.input.indicator_values
+    if computed is None:
+        return Outcome(skipped="the derived values are computed only when the check reads "
+                               "the service")
+    judged, hits = 0, []
+    for path, indicator in ctx.indicators:
+        if indicator.derived is None or not indicator.reported:
+            continue
+        judged += 1
+        values = computed.get(indicator.code, {})
+        differing = [(figure, values[figure.period]) for figure in indicator.reported
+                     if figure.period in values and not agrees_with_printed(
+                         values[figure.period], figure.value, figure.qualifier)]
+        if differing:
+            said = "; ".join(f"{value:g} for {figure.period}, printed {figure.value:g}"
+                             + (f" ({figure.source})" if figure.source else "")
+                             for figure, value in differing)
+            hits.append(Hit("indicator", indicator.code, f"{path}.reported",
+                            f"indicator {indicator.code}: the records give {said}: find "
+                            "what the records miss, or correct the reported figure"))
+    return tally("derived indicators agreeing with their reported figures", judged, hits)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app.coverage.model import PlanInput
 from app.models import Deliverable, Indicator, IndicatorValue, Mandate, StatusChange
 from app.schemas.plan_file import PlanFile
-from app.services.indicators.service import latest_by_code
+from app.services.indicators.service import values_by_code
 from app.services.plan.exporter import export_plan
 from app.services.records.exporter import export_records
 
@@ -42,4 +42,4 @@ def stored_input(session: Session, *, mandate: Mandate) -> PlanInput:
         typed.setdefault(code, []).append(period)
     return PlanInput(plan=plan, last_change=last_change, has_evidence=has_evidence,
                      records=export_records(session), typed_values_of_derived=typed,
-                     indicator_values=latest_by_code(session, mandate=mandate))
+                     indicator_values=values_by_code(session, mandate=mandate))

@@ -167,3 +167,30 @@ def women_share(parts: Mapping[str, float] | None, shares: Mapping[str, float] |
 def share_of_total(value: float, out_of: float | None) -> float | None:
     """"3 out of 5" as 0.6 (4 decimals)."""
     return None if out_of is None else round(value / out_of, 4)
+
+
+def agrees_with_printed(computed: float, printed: float, qualifier: str | None = None
+                        ) -> bool:
+    """Whether a computed figure is the one printed, as printed: "400+" is met by 400 or
+    more, "almost 75" by up to 75, "about" within 5%; a bare figure matches when the
+    computed one rounds, or is truncated (76.6% printed "76%"), to its decimals."""
+    if qualifier == Qualifier.at_least:
+        return computed >= printed
+    if qualifier == Qualifier.more_than:
+        return computed > printed
+    if qualifier == Qualifier.almost:
+        return computed <= printed
+    if qualifier == Qualifier.about:
+        return abs(computed - printed) <= ABOUT * abs(printed)
+    decimals = _decimals(printed)
+    scale = 10 ** decimals
+    return printed in (round(computed, decimals), math.trunc(computed * scale) / scale)
+
+
+ABOUT = 0.05
+"""How far "about" may be from the figure printed."""
+
+
+def _decimals(number: float) -> int:
+    text = repr(float(number))
+    return 0 if text.endswith(".0") else len(text.split(".", 1)[1])

@@ -42,7 +42,6 @@ from app.schemas.plan_file import (
 from app.services.indicators import attainment
 from app.services.lookup import find_by_code, not_found
 from app.services.paging import Page, PageRequest, fetch_page
-from app.services.plan import quantities
 from app.services.records.derived import derived_totals, derived_values
 from app.services.versioning import bump_data_version
 
@@ -204,20 +203,19 @@ def _derived(session: Session, mandate: Mandate, indicators: list[Indicator],
     return found
 
 
-def latest_by_code(session: Session, *, mandate: Mandate, reading: Reading = NOW
-                   ) -> dict[str, float]:
-    """Each indicator's latest value (by period), derived ones computed from the records:
-    what a deliverable's quantity linked to an indicator reads as its actual."""
+def values_by_code(session: Session, *, mandate: Mandate, reading: Reading = NOW
+                   ) -> dict[str, dict[str, float]]:
+    """Each indicator's values in force, period → value, derived ones computed from the
+    records: what the check compares with a deliverable's quantity or a reported figure."""
     indicators = list(session.execute(_indicators(mandate)).scalars())
-    values: dict[int, list[tuple[str, float]]] = {}
+    values: dict[int, dict[str, float]] = {}
     typed = [indicator.id or 0 for indicator in indicators if indicator.derived is None]
     for value in latest_values(session, typed, at=reading.at):
-        values.setdefault(value.indicator_id, []).append((value.period, value.value))
+        values.setdefault(value.indicator_id, {})[value.period] = value.value
     for indicator_id, (derived, _explained) in _derived(
             session, mandate, indicators, reading).items():
-        values[indicator_id] = [(value.period, value.value) for value in derived]
-    return quantities.latest_values((indicator.code, values.get(indicator.id or 0, []))
-                                    for indicator in indicators)
+        values[indicator_id] = {value.period: value.value for value in derived}
+    return {indicator.code: values.get(indicator.id or 0, {}) for indicator in indicators}
 
 
 def _views(session: Session, mandate: Mandate, indicators: list[Indicator],
