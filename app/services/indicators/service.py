@@ -278,32 +278,30 @@ def declared_shares(value: IndicatorValue, split: str | None) -> dict[str, float
     return value.shares if split else None
 
 
+def _figure(value: IndicatorValue, split: str | None) -> dict[str, Any]:
+    """A value's figure and form as the API shows them (FigureOut's fields)."""
+    parts, shares = declared_parts(value, split), declared_shares(value, split)
+    return {"period": value.period, "value": value.value, "parts": parts, "shares": shares,
+            "women_share": women_share(parts, shares), "qualifier": value.qualifier,
+            "components": value.components, "out_of": value.out_of,
+            "share_of_total": share_of_total(value.value, value.out_of),
+            "change": value.change, "quote": value.quote, "note": value.note,
+            "source": value.source}
+
+
 def _value_view(value: IndicatorValue, split: str | None, superseded: bool | None = None,
                 explain: dict[str, Any] | None = None) -> IndicatorValueOut:
-    parts, shares = declared_parts(value, split), declared_shares(value, split)
-    return IndicatorValueOut(
-        period=value.period, value=value.value, parts=parts, shares=shares,
-        women_share=women_share(parts, shares), qualifier=value.qualifier,
-        components=value.components, out_of=value.out_of,
-        share_of_total=share_of_total(value.value, value.out_of), change=value.change,
-        quote=value.quote, note=value.note, source=value.source,
-        recorded_by=value.recorded_by, recorded_at=value.recorded_at,
-        superseded=superseded, explain=explain)
+    return IndicatorValueOut(**_figure(value, split), recorded_by=value.recorded_by,
+                             recorded_at=value.recorded_at, superseded=superseded,
+                             explain=explain)
 
 
 def reported_views(indicator: Indicator) -> list[ReportedOut]:
-    """A derived indicator's reported figures, as the API shows them."""
-    views = []
-    for entry in indicator.reported or []:
-        value = IndicatorValue(indicator_id=indicator.id or 0, recorded_by="", **entry)
-        parts, shares = declared_parts(value, indicator.split), value.shares
-        views.append(ReportedOut(
-            period=value.period, value=value.value, parts=parts, shares=shares,
-            women_share=women_share(parts, shares), qualifier=value.qualifier,
-            components=value.components, out_of=value.out_of,
-            share_of_total=share_of_total(value.value, value.out_of), change=value.change,
-            quote=value.quote, note=value.note, source=value.source))
-    return views
+    """A derived indicator's reported figures, as the API shows them (a derived indicator
+    has no split: its printed shares show as given)."""
+    return [ReportedOut(**_figure(IndicatorValue(indicator_id=indicator.id or 0,
+                                                 recorded_by="", **entry), "given"))
+            for entry in indicator.reported or []]
 
 
 def value_history(session: Session, *, indicator: Indicator) -> list[IndicatorValueOut]:
