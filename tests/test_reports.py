@@ -34,6 +34,9 @@ NOT_ACHIEVED = "\u00d7"
 MD_ROW = re.compile(r"^\| [^|]* \| .* \| (L\dM\d+D\d+) .* \| (.) \| ([a-z ]+) \|$")
 # The annual report's section 3, as bundled: 50 V, 2 in progress, 7 not started, 6 not achieved.
 REPORT_COUNTS = {"V": 50, "•": 2, "0": 7, NOT_ACHIEVED: 6}
+# The implementation's quantity columns, after the report's own.
+QUANTITY_KEYS = ["quantity", "quantity_target", "quantity_actual", "quantity_unit",
+                 "short_of_target"]
 REPORT_SAMPLES = {"L1M1D1": "V", "L1M1D2": NOT_ACHIEVED, "L1M3D2": "•", "L2M2D1": "0",
                   "L2M5D1": "•", "L2M10D1": NOT_ACHIEVED, "L2M10D2": NOT_ACHIEVED,
                   "L2M10D3": NOT_ACHIEVED, "L3M3D2": "0", "L3M8D1": "V"}
@@ -74,7 +77,8 @@ def test_csv_parses_one_part_at_a_time(report: Report) -> None:
     rows = list(csv.DictReader(io.StringIO(render(report, ReportFormat.csv).decode())))
     assert len(rows) == 65
     assert list(rows[0]) == ["action_line", "action_line_title", "measure", "measure_title",
-                             "deliverable", "deliverable_title", "symbol", "status"]
+                             "deliverable", "deliverable_title", "symbol", "status",
+                             *QUANTITY_KEYS]
     assert rows[0]["deliverable"] == "L1M1D1" and rows[0]["symbol"] == "V"
     summary = list(csv.DictReader(io.StringIO(
         render(report, ReportFormat.csv, Part.summary).decode())))
@@ -90,11 +94,12 @@ def test_csv_parses_one_part_at_a_time(report: Report) -> None:
 
 def test_xlsx_opens_with_one_sheet_per_part(report: Report) -> None:
     workbook = load_workbook(io.BytesIO(render(report, ReportFormat.xlsx)))
-    assert workbook.sheetnames == ["Implementation", "Progress summary", "Indicators"]
+    assert workbook.sheetnames == ["Main results", "Implementation", "Progress summary",
+                                   "Indicators"]
     implementation = workbook["Implementation"]
     assert implementation.max_row == 66
-    assert [c.value for c in implementation[1]][-2:] == ["Symbol", "Status"]
-    assert [c.value for c in implementation[2]][4:] == [
+    assert [c.value for c in implementation[1]][6:8] == ["Symbol", "Status"]
+    assert [c.value for c in implementation[2]][4:8] == [
         "L1M1D1", "Calendar of international events", "V", "completed"]
     summary = workbook["Progress summary"]
     total = [c for c in summary[5]]
@@ -240,8 +245,8 @@ def test_cli_report(cli_runner: CliRunner, tmp_path: Path) -> None:
     target = tmp_path / "report.xlsx"
     xlsx = cli_runner.invoke(cli.app, ["report", "2018-2020", "-f", "xlsx", "-o", str(target)])
     assert xlsx.exit_code == 0, xlsx.output
-    assert load_workbook(target).sheetnames == ["Implementation", "Progress summary",
-                                                "Indicators"]
+    assert load_workbook(target).sheetnames == ["Main results", "Implementation",
+                                                "Progress summary", "Indicators"]
 
     unknown = cli_runner.invoke(cli.app, ["report", "nope"])
     assert unknown.exit_code == 1

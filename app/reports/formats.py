@@ -11,17 +11,22 @@ class ReportFormat(StrEnum):
 
 
 class Part(StrEnum):
+    """A report's parts, in the annual report's order: its section 2, then section 3."""
+
+    main_results = "main_results"
     implementation = "implementation"
     summary = "summary"
     indicators = "indicators"
 
 
 PART_TITLES = {
+    Part.main_results: "Main results",
     Part.implementation: "Implementation of the Action Plan",
     Part.summary: "Progress per action line",
     Part.indicators: "Indicators",
 }
 SHEET_TITLES = {
+    Part.main_results: "Main results",
     Part.implementation: "Implementation",
     Part.summary: "Progress summary",
     Part.indicators: "Indicators",

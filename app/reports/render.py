@@ -1,8 +1,10 @@
 """Rendering a :class:`~app.reports.build.Report` as Markdown, CSV, xlsx or HTML.
 
 Pure: rows in, bytes out, no database. Every format shows the same parts:
-``implementation`` (the annual report's table, one row per deliverable), ``summary`` (the
-progress figures of each action line and the total) and ``indicators``. Markdown, HTML and
+``main_results`` (the annual report's section 2: every figure in its own form, grouped as
+the report groups them), ``implementation`` (its section 3 table, one row per
+deliverable), ``summary`` (the progress figures of each action line and the total) and
+``indicators``. Markdown, HTML and
 xlsx hold all parts (xlsx one sheet each); CSV holds one table, so it renders one part.
 """
 
@@ -19,7 +21,14 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
 from app.models import Status
-from app.reports.build import Report, SummaryRow
+from app.reports.build import (
+    GENDER_TITLE,
+    ImplementationRow,
+    Report,
+    ResultGroup,
+    ResultRow,
+    SummaryRow,
+)
 from app.reports.formats import PART_TITLES, SHEET_TITLES, Part, ReportFormat, parts_for
 from app.reports.vocabulary import (
     NOTHING,
@@ -64,8 +73,61 @@ def _summary_values(row: SummaryRow) -> list[Any]:
             row.completion_rate, row.progress]
 
 
+def _quantity_values(row: ImplementationRow) -> list[Any]:
+    quantity = row.quantity
+    if quantity is None:
+        return [None] * 5
+    return [quantity.text(row.status), quantity.target, quantity.actual, quantity.unit,
+            quantity.short(row.status)]
+
+
+def _section(group: ResultGroup) -> str:
+    return GENDER_TITLE if group.gender else PART_TITLES[Part.main_results]
+
+
+def _result_values(group: ResultGroup, row: ResultRow) -> list[Any]:
+    form = row.figure
+    change = form.change if form else None
+    return [
+        _section(group), group.title, row.code, row.title, row.period, row.value_text,
+        row.value, form.qualifier if form else None, form.out_of if form else None,
+        form.share_of_total if form else None, row.split,
+        form.women_share if form else None, row.components, row.change,
+        change.percent if change else None, change.since if change else None,
+        row.reported_text, row.reported.value if row.reported else None,
+        form.quote if form else None, row.source]
+
+
+RESULT_COLUMNS = [
+    Column("section", "Section", width=24),
+    Column("group", "Group", width=40),
+    Column("indicator", "Indicator", width=30),
+    Column("title", "Title", width=60),
+    Column("period", "Period", width=10),
+    Column("figure", "Figure", width=24),
+    Column("value", "Value", Kind.number),
+    Column("qualifier", "Qualifier", width=12),
+    Column("out_of", "Out of", Kind.number, width=10),
+    Column("share_of_total", "Share of total", Kind.ratio, width=14),
+    Column("split", "Split", width=24),
+    Column("women_share", "Women's share", Kind.ratio, width=16),
+    Column("components", "Components", width=40),
+    Column("change", "Change", width=20),
+    Column("change_percent", "Change (%)", Kind.number, width=12),
+    Column("change_since", "Since", width=10),
+    Column("reported", "Report's figure", width=18),
+    Column("reported_value", "Report's value", Kind.number, width=14),
+    Column("quote", "Quote", width=60),
+    Column("source", "Source", width=40),
+]
+
+
 def data_table(report: Report, part: Part) -> Table:
     """One part as typed values: ratios stay ratios (0.7846), numbers stay numbers."""
+    if part == Part.main_results:
+        return Table(part, RESULT_COLUMNS, [_result_values(group, row)
+                                            for group in report.main_results
+                                            for row in group.rows])
     if part == Part.implementation:
         return Table(part, [
             Column("action_line", "Action line", width=12),
@@ -76,8 +138,14 @@ def data_table(report: Report, part: Part) -> Table:
             Column("deliverable_title", "Deliverable title", width=60),
             Column("symbol", "Symbol", width=8),
             Column("status", "Status"),
+            Column("quantity", "Quantity", width=40),
+            Column("quantity_target", "Quantity target", Kind.number, width=16),
+            Column("quantity_actual", "Quantity actual", Kind.number, width=16),
+            Column("quantity_unit", "Quantity unit", width=24),
+            Column("short_of_target", "Short of target", width=16),
         ], [[row.action_line, row.action_line_title, row.measure, row.measure_title,
-             row.deliverable, row.deliverable_title, symbol(row.status), word(row.status)]
+             row.deliverable, row.deliverable_title, symbol(row.status), word(row.status),
+             *_quantity_values(row)]
             for row in report.implementation])
     if part == Part.summary:
         rows = [_summary_values(row) for row in report.summary]
@@ -196,9 +264,55 @@ def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
     return lines
 
 
+RESULT_HEADERS = ["Figure", "Indicator", "Split", "Components", "Change", "Source"]
+
+
+def _result_cells(row: ResultRow) -> list[str]:
+    return [row.value_text, row.title, row.split or "", row.components or "",
+            row.change or "", row.source or ""]
+
+
+def _result_sections(report: Report) -> list[tuple[str, list[ResultGroup]]]:
+    """The groups under their headings: the main results, then the gender highlights."""
+    sections: list[tuple[str, list[ResultGroup]]] = []
+    for gender in (False, True):
+        groups = [group for group in report.main_results if group.gender == gender]
+        if groups:
+            sections.append((_section(groups[0]), groups))
+    return sections
+
+
+def _markdown_results(report: Report) -> list[str]:
+    lines = [f"## {PART_TITLES[Part.main_results]}", ""]
+    if not report.main_results:
+        return [*lines, "No figure recorded yet.", ""]
+    for heading, groups in _result_sections(report):
+        level = "###"
+        if heading == GENDER_TITLE:
+            lines += [f"### {heading}", ""]
+            level = "####"
+        for group in groups:
+            lines += [f"{level} {group.title}", ""]
+            lines += _md_table(RESULT_HEADERS, [_result_cells(row) for row in group.rows],
+                               ["---:", "---", "---", "---", "---", "---"])
+            lines.append("")
+    return lines
+
+
+def _has_quantities(report: Report) -> bool:
+    return any(row.quantity is not None for row in report.implementation)
+
+
+def _quantity_cell(row: ImplementationRow) -> str:
+    return row.quantity.text(row.status) if row.quantity is not None else ""
+
+
 def to_markdown(report: Report, parts: Sequence[Part]) -> bytes:
     lines = [f"# {report.title}", "", _about(report), ""]
+    if Part.main_results in parts:
+        lines += _markdown_results(report)
     if Part.implementation in parts:
+        quantities = _has_quantities(report)
         rows = []
         previous: tuple[str, str] = ("", "")
         for row in report.implementation:
@@ -208,10 +322,13 @@ def to_markdown(report: Report, parts: Sequence[Part]) -> bytes:
                             if (row.action_line, row.measure) != previous else "")
             previous = (row.action_line, row.measure)
             rows.append([line_cell, measure_cell, f"{row.deliverable} {row.deliverable_title}",
+                         *([_quantity_cell(row)] if quantities else []),
                          symbol(row.status), word(row.status)])
         lines += [f"## {PART_TITLES[Part.implementation]}", "", f"Symbols: {LEGEND}.", ""]
-        lines += _md_table(["Action line", "Measure", "Deliverable", "Symbol", "Status"], rows,
-                           ["---", "---", "---", ":---:", "---"])
+        quantity = ["Quantity"] if quantities else []
+        lines += _md_table(["Action line", "Measure", "Deliverable", *quantity, "Symbol",
+                            "Status"], rows,
+                           ["---", "---", "---", *(["---"] * len(quantity)), ":---:", "---"])
         lines.append("")
     if Part.summary in parts:
         rows = [_summary_cells(row) for row in report.summary]
@@ -226,7 +343,6 @@ def to_markdown(report: Report, parts: Sequence[Part]) -> bytes:
                            ["---", "---", "---:", "---:", "---:", "---", "---:"])
         lines.append("")
     return "\n".join(lines).encode("utf-8")
-
 
 
 _environment = Environment(loader=PackageLoader("app.reports", "templates"),
@@ -259,7 +375,10 @@ def to_html(report: Report, parts: Sequence[Part]) -> bytes:
     return _environment.get_template("report.html").render(
         report=report, about=_about(report), parts=[part.value for part in parts],
         titles={part.value: title for part, title in PART_TITLES.items()}, legend=LEGEND,
-        implementation=_spans(report), summary=summary, has_total=report.total is not None,
+        implementation=_spans(report), quantities=_has_quantities(report),
+        quantity=_quantity_cell, results=_result_sections(report),
+        result_headers=RESULT_HEADERS, gender_title=GENDER_TITLE,
+        summary=summary, has_total=report.total is not None,
         summary_headers=SUMMARY_HEADERS, indicators=_indicator_cells(report),
         indicator_headers=INDICATOR_HEADERS, symbol=symbol, word=word,
     ).encode("utf-8")
