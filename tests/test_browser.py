@@ -32,8 +32,10 @@ from app.models import Role
 from app.reports.vocabulary import percent
 from app.services.plan.bundled import bundled_plan
 from app.services.plan.importer import import_plan
+from app.services.records.importer import import_records
 from tests.conftest import serving
-from tests.helpers import DATA, auth, new_token
+from tests.helpers import DATA, auth, load, new_token
+from tests.test_reports_main_results import figures_plan, roll
 
 CHROMIUM = os.environ.get("PLANPULSE_TEST_CHROMIUM") or shutil.which("chromium") or (
     "/usr/bin/chromium")
@@ -169,6 +171,36 @@ def test_dashboard_in_chromium(engine: Engine, live_url: str, browser: Any,
     assert problems.seen == []
     assert phone_problems.seen == []
     print(f"screenshots: {screenshot} and {OUTPUT / f'phone-{backend}.png'}")
+
+
+def test_figures_in_their_form_in_chromium(engine: Engine, live_url: str, browser: Any,
+                                           backend: str) -> None:
+    with Session(engine) as session:
+        load(session, figures_plan())
+        import_records(session, records=roll(15), actor="test")
+        session.commit()
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    for viewport in ({"width": 1280, "height": 900}, {"width": 390, "height": 844}):
+        context = browser.new_context(viewport=viewport)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        problems = Problems(page)
+        page.goto(f"{live_url}/mandates/F-2020", wait_until="load")
+        secretaries = page.locator("tr[data-code='SECRETARIES'] td.value .form")
+        secretaries.scroll_into_view_if_needed()
+        assert secretaries.is_visible()
+        assert secretaries.inner_text() == "3 out of 5"
+        experts = page.locator("tr[data-code='EXPERTS'] td.value .form")
+        assert experts.inner_text() == "400+"
+        assert experts.get_attribute("title") == "400+ experts with whom we collaborated"
+        assert page.locator("tr[data-code='MEMBERS'] .reported").inner_text() == "report: 16"
+        assert page.locator("tr[data-code='CALL'] .components").is_visible()
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= viewport["width"], f"the page is {wide}px wide"
+        page.screenshot(path=str(OUTPUT / f"figures-{viewport['width']}-{backend}.png"),
+                        full_page=True)
+        context.close()
+        assert problems.seen == []
 
 
 class _QuietFiles(SimpleHTTPRequestHandler):

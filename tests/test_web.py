@@ -272,7 +272,7 @@ def test_indicators_show_attainment_and_women_men_splits(client: TestClient) -> 
     assert cells["Target"] == "50%"
     assert cells["Attainment"] == "72% at risk"
     experts = doc.one("tr", data_code="EXPERTS")
-    assert experts.one("span", class_="split-text").text() == "45% women · 55% men"
+    assert experts.one("span", class_="split-text").text() == "45% women, 55% men"
     widths = [span.attrs["style"] for span in experts.one("div", class_="split-bar")
               .find_all("span")]
     assert widths == ["width: 45%", "width: 55%"]

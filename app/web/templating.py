@@ -7,6 +7,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from app import __version__
+from app.reports.figures import amount
 from app.reports.vocabulary import (
     NOTHING,
     attainment_word,
@@ -53,6 +54,7 @@ templates = Jinja2Templates(env=Environment(
     trim_blocks=True, lstrip_blocks=True, undefined=StrictUndefined))
 templates.env.filters.update(
     percent=percent, whole_percent=whole_percent, symbol=symbol, word=word,
-    attainment_word=attainment_word, figure=figure, number=number, when=when, iso=iso,
+    attainment_word=attainment_word, figure=figure, amount=amount, number=number, when=when,
+    iso=iso,
     day=day)
 templates.env.globals.update(version=__version__, NOTHING=NOTHING)

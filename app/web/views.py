@@ -7,7 +7,7 @@ today's.
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -16,7 +16,17 @@ from sqlalchemy.orm import Session
 
 from app.errors import FieldError, InvalidInput
 from app.models import Mandate, Status
-from app.reports.build import DeliverableLine, Scope, scoped_progress, split_shares
+from app.reports.build import (
+    DeliverableLine,
+    Scope,
+    linked_indicators,
+    result_row,
+    scoped_progress,
+    split_shares,
+    with_actuals,
+)
+from app.reports.figures import amount
+from app.schemas.api import IndicatorOut
 from app.services.indicators.attainment import Thresholds
 from app.services.indicators.service import indicator_views
 from app.services.paging import PageRequest
@@ -147,15 +157,41 @@ def _by_measure(lines: list[DeliverableLine]) -> dict[str, list[DeliverableLine]
     return grouped
 
 
-def indicator_groups(session: Session, *, mandate: Mandate, thresholds: Thresholds,
+def figure_card(view: IndicatorOut) -> dict[str, Any]:
+    """How an indicator's headline value is printed: in the form the report states it
+    ("400+", "3 out of 5"), its split, components and change as the report prints them,
+    the report's words as a tooltip and its source; for a derived value the report printed
+    otherwise, the report's figure beside it ("report: 16", its words as its tooltip)."""
+    head = view.headline
+    row = result_row(view)
+    card: dict[str, Any] = {
+        "value_text": amount(head.actual, view.unit, view.currency), "reported": None,
+        "reported_title": None, "split_text": None, "components": None, "change": None,
+        "quote": None, "source": None, "form_shares": None}
+    if row is None or row.figure is None:
+        return card
+    form = row.figure
+    card.update(split_text=row.split, components=row.components, change=row.change,
+                form_shares=({name: share / 100 for name, share in form.shares.items()}
+                             if form.shares else None))
+    if row.differs:
+        card.update(reported=row.reported_text, reported_title=form.quote or form.source)
+    elif row.period == head.period and row.value == head.actual:
+        card.update(value_text=row.value_text, quote=form.quote, source=row.source)
+    return card
+
+
+def indicator_groups(session: Session, *, views: list[IndicatorOut],
                      line_titles: dict[str, str]) -> list[IndicatorGroup]:
-    """Indicators with where they stand and their gender split, grouped by action line."""
+    """Indicators with where they stand, in the report's own form, and their gender split,
+    grouped by action line."""
     groups = {code: IndicatorGroup(code, title) for code, title in line_titles.items()}
     unlinked = IndicatorGroup("", "Whole mandate")
-    found = indicator_views(session, mandate=mandate, thresholds=thresholds)
-    sheet_of = records.kind_sheets(session) if any(view.derived for view in found) else {}
-    for view in found:
-        card = {**view.model_dump(), "shares": split_shares(view),
+    sheet_of = records.kind_sheets(session) if any(view.derived for view in views) else {}
+    for view in views:
+        card = figure_card(view)
+        card = {**view.model_dump(), **card,
+                "shares": split_shares(view) or card["form_shares"],
                 "records_link": records.derived_link(
                     view.derived, sheet_of=sheet_of,
                     period=records.latest_period([view.headline.period,
@@ -180,6 +216,8 @@ def dashboard(session: Session, *, mandate: Mandate, filters: PageFilters,
     """The mandate's figures, chart, action lines, indicators and recent activity."""
     query = _query(mandate, filters, thresholds)
     scope = scoped_progress(session, mandate=mandate, query=query)
+    views = indicator_views(session, mandate=mandate, thresholds=thresholds)
+    scope = replace(scope, deliverables=with_actuals(scope.deliverables, views))
     points = chart_points(mandate, filters.as_of, now)
     chart: BurnUp | None = None
     if points:
@@ -191,8 +229,7 @@ def dashboard(session: Session, *, mandate: Mandate, filters: PageFilters,
     return {
         **_common(session, mandate, filters, scope),
         "chart": chart,
-        "indicator_groups": indicator_groups(session, mandate=mandate, thresholds=thresholds,
-                                             line_titles=line_titles),
+        "indicator_groups": indicator_groups(session, views=views, line_titles=line_titles),
         "feed": feed.data, "feed_total": feed.count, "thresholds": thresholds,
     }
 
@@ -202,6 +239,9 @@ def deliverables_page(session: Session, *, mandate: Mandate, filters: PageFilter
     """The deliverables that match the filters, with the figures of that scope."""
     scope = scoped_progress(session, mandate=mandate, query=_query(mandate, filters,
                                                                    thresholds))
+    if linked_indicators(scope.deliverables):
+        views = indicator_views(session, mandate=mandate, thresholds=thresholds)
+        scope = replace(scope, deliverables=with_actuals(scope.deliverables, views))
     lines = scope.progress.action_lines
     line = next((item for item in lines if item.code == filters.action_line), None)
     measure = None
