@@ -167,7 +167,7 @@ class ResultRow:
     """For a derived indicator: the figure the report printed, if it gave one."""
     reported_text: str | None = None
     differs: bool = False
-    """Whether the value is not the report's figure, to the report's precision."""
+    """Whether the value is not the report's figure as printed (app/schemas/figures.py)."""
     source: str | None = None
 
 

@@ -8,11 +8,11 @@ plain-text pieces, so that they all print the same words. Numbers are formatted 
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 
 from app.models.enums import GENDER_CATEGORIES, IndicatorUnit, Qualifier
 from app.reports.vocabulary import NOTHING, figure, number
 from app.schemas.api import ComponentOut, FigureOut
+from app.schemas.figures import agrees_with_printed
 
 CURRENCY_SIGNS: Mapping[str, str] = {"EUR": "€", "USD": "$", "GBP": "£"}
 """Currencies the report writes by their sign, after the amount ("936,463 €")."""
@@ -117,17 +117,10 @@ def figure_text(item: FigureOut | None, unit: str, currency: str | None = None) 
     return text
 
 
-def decimals(value: float) -> int:
-    """How many decimals a printed figure has: 15.6 → 1, 16 → 0."""
-    text = repr(float(value))
-    return 0 if "e" in text or text.endswith(".0") else len(text.partition(".")[2])
-
-
 def differs(computed: float | None, reported: FigureOut | None) -> bool:
-    """Whether a derived value is not the figure the report printed, to the report's
-    precision: 15 is not 16, 76.6 is not 76; 58.16 is the report's 58."""
+    """Whether a derived value is not the figure the report printed, as printed (the rule
+    the coverage check judges by): 15 is not 16; 76.6 is the report's "76%" (truncated),
+    412 its "400+"."""
     if computed is None or reported is None:
         return False
-    step = Decimal(1).scaleb(-decimals(reported.value))
-    return (Decimal(str(computed)).quantize(step, rounding=ROUND_HALF_UP)
-            != Decimal(str(reported.value)).quantize(step, rounding=ROUND_HALF_UP))
+    return not agrees_with_printed(computed, reported.value, reported.qualifier)
