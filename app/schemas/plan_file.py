@@ -187,7 +187,9 @@ class IndicatorSpec(_Strict):
     @classmethod
     def _reported_of_derived(cls, reported: list[ValueSpec], info: ValidationInfo
                              ) -> list[ValueSpec]:
-        if reported and info.data.get("derived") is None:
+        # "derived" is missing from info.data when it was itself refused: that error is
+        # reported at its own path, and the reported figures are not judged against it.
+        if reported and "derived" in info.data and info.data["derived"] is None:
             raise ValueError("reported figures go with a derived indicator; a typed value "
                              "is the report's own figure")
         return reported
