@@ -60,8 +60,15 @@ def _paths(response: Any) -> list[str]:
 
 # --- the bundled KPIs -----------------------------------------------------------------------
 
+ORGANISATION_WIDE = {"MEMBERS", "HONORARY_MEMBERS", "NEW_MEMBERS", "MEMBERSHIP_ENGAGED_SHARE",
+                     "EXPERTS", "PEOPLE_ENGAGED_LED_EVENTS", "PEOPLE_ENGAGED_METROPOLIS_EVENTS",
+                     "SPEAKERS", "EVENTS"}
+"""The report's headline figures (section 2, lines 42-82): the whole mandate's, no line's."""
+
+
 @pytest.mark.usefixtures("metropolis")
-def test_bundled_indicators_each_belong_to_an_action_line(client: TestClient) -> None:
+def test_bundled_indicators_each_belong_to_an_action_line_or_the_whole_mandate(
+        client: TestClient) -> None:
     response = client.get(f"{M}/indicators")
     assert response.status_code == 200
     body = response.json()
@@ -70,6 +77,9 @@ def test_bundled_indicators_each_belong_to_an_action_line(client: TestClient) ->
                        for line in client.get(M).json()["action_lines"]
                        for measure in line["measures"]}
     for item in body["data"]:
+        if item["code"] in ORGANISATION_WIDE:
+            assert (item["action_line"], item["measure"]) == (None, None), item["code"]
+            continue
         assert item["action_line"] in {"L1", "L2", "L3"}, item["code"]
         if item["measure"] is not None:
             assert item["action_line"] == line_of_measure[item["measure"]], item["code"]
@@ -99,17 +109,18 @@ def test_speakers_women_share_is_at_risk_against_parity(client: TestClient) -> N
 
 
 @pytest.mark.usefixtures("metropolis")
-def test_use_practices_has_a_baseline_and_no_target(client: TestClient) -> None:
+def test_use_practices_states_its_change_without_a_baseline_or_target(
+        client: TestClient) -> None:
     item = _by_code(client)["USE_PRACTICES"]
-    assert item["baseline"] == {"period": "2019", "value": 345}
+    # The report prints no 2019 figure, only the change: no baseline.
+    assert item["baseline"] is None
     assert item["targets"] == []
     assert [(v["period"], v["value"]) for v in item["values"]] == [("2020", 368)]
     assert item["headline"] == {"period": "2020", "actual": 368, "target": None,
                                 "attainment": None, "status": "no_target",
                                 "women_share": None, "parity_gap": None}
     # The report: 368 was "a 6.7% increase in one year".
-    baseline, value = item["baseline"]["value"], item["values"][0]["value"]
-    assert round((value - baseline) / baseline * 100, 1) == 6.7
+    assert item["values"][0]["change"] == {"percent": 6.7, "since": "2019"}
 
 
 @pytest.mark.usefixtures("metropolis_records")
@@ -125,28 +136,37 @@ def test_every_indicator_without_a_target_is_no_target(client: TestClient) -> No
 
 @pytest.mark.usefixtures("metropolis")
 @pytest.mark.parametrize(
-    ("code", "value", "parts", "women_share", "parity_gap"),
+    ("code", "value", "parts", "shares", "women_share", "parity_gap"),
     [
-        pytest.param("EXPERTS", 400, {"women": 180, "men": 220}, 0.45, 0.05, id="experts"),
-        pytest.param("PEOPLE_ENGAGED_METROPOLIS_EVENTS", 2100, {"women": 945, "men": 1155},
-                     0.45, 0.05, id="people-engaged"),
-        pytest.param("CITY_MANAGERS_SPEAKERS", 25, {"women": 10, "men": 15}, 0.4, 0.1,
+        # The report prints most splits as shares ("45% women, 55% men")...
+        pytest.param("EXPERTS", 400, None, {"women": 45, "men": 55}, 0.45, 0.05,
+                     id="experts"),
+        pytest.param("PEOPLE_ENGAGED_METROPOLIS_EVENTS", 2100, None,
+                     {"women": 45, "men": 55}, 0.45, 0.05, id="people-engaged"),
+        pytest.param("CITY_MANAGERS_SPEAKERS", 25, None, {"women": 40, "men": 60}, 0.4, 0.1,
                      id="city-managers-speakers"),
-        pytest.param("LEARNING_PARTICIPANTS", 1000, {"women": 500, "men": 500}, 0.5, 0.0,
+        pytest.param("LEARNING_PARTICIPANTS", 1000, None, {"women": 50, "men": 50}, 0.5, 0.0,
                      id="learning-participants"),
-        pytest.param("LEARNING_EXPERTS", 50, {"women": 23, "men": 27}, 0.46, 0.04,
+        pytest.param("LEARNING_EXPERTS", 50, None, {"women": 46, "men": 54}, 0.46, 0.04,
                      id="learning-experts"),
+        pytest.param("SPEAKERS", 160, None, {"women": 36, "men": 64}, 0.36, 0.14,
+                     id="speakers"),
+        # ... and a few as counts ("9 women, 7 men").
+        pytest.param("STAFF", 16, {"women": 9, "men": 7}, None, 0.5625, -0.0625,
+                     id="staff"),
+        pytest.param("INTERNS", 7, {"women": 5, "men": 2}, None, 0.7143, -0.2143,
+                     id="interns"),
     ],
 )
 def test_gender_split_gives_women_share_and_parity_gap(
-    client: TestClient, code: str, value: float, parts: dict[str, float],
-    women_share: float, parity_gap: float,
+    client: TestClient, code: str, value: float, parts: dict[str, float] | None,
+    shares: dict[str, float] | None, women_share: float, parity_gap: float,
 ) -> None:
     item = _by_code(client)[code]
     assert item["split"] == "gender"
     [recorded] = item["values"]
-    assert (recorded["value"], recorded["parts"], recorded["women_share"]) == (
-        value, parts, women_share)
+    assert (recorded["value"], recorded["parts"], recorded["shares"],
+            recorded["women_share"]) == (value, parts, shares, women_share)
     assert (item["headline"]["women_share"], item["headline"]["parity_gap"]) == (
         women_share, parity_gap)
 
@@ -242,7 +262,11 @@ def test_progress_summarises_indicators_for_the_mandate_and_each_line(
     for code, line in lines.items():
         assert line["indicators"], code
         assert {item["action_line"] for item in line["indicators"]} == {code}
-    assert sum(len(line["indicators"]) for line in lines.values()) == len(listed)
+    # Every indicator is the mandate's; those of no line only there.
+    unlinked = {code for code, item in summaries.items() if item["action_line"] is None}
+    assert unlinked == ORGANISATION_WIDE
+    assert sum(len(line["indicators"]) for line in lines.values()) == (
+        len(listed) - len(unlinked))
     one_line = client.get(f"{M}/action-lines/L1/progress").json()["action_line"]
     assert one_line["indicators"] == lines["L1"]["indicators"]
 
@@ -289,7 +313,7 @@ def test_editor_records_a_value_that_supersedes_the_earlier_one(
         ("editor-ana", "Final count", "https://example.org/speakers.csv"),
         ("editor-ana", "Recount", "Events team"),
     ]
-    assert rows[2]["source"] == "Annual Report 2020, section 2"
+    assert rows[2]["source"] == "Annual Report 2020, section 2, lines 72-76"
     assert rows[0]["recorded_at"] >= rows[1]["recorded_at"] >= rows[2]["recorded_at"]
 
     summary = next(item for item in client.get(f"{M}/progress").json()["indicators"]
@@ -809,19 +833,28 @@ def test_exported_values_are_the_ones_in_force(client: TestClient, session: Sess
 
 
 @pytest.mark.usefixtures("metropolis")
+@pytest.mark.parametrize(
+    ("code", "definition", "split", "women_share"),
+    [
+        pytest.param("STAFF", {"title": "Professionals working at the Secretariat General",
+                               "action_line": "L3"}, "parts", 0.5625, id="parts"),
+        pytest.param("EXPERTS", {"title": "Experts Metropolis collaborated with"}, "shares",
+                     0.45, id="shares"),
+    ],
+)
 def test_dropping_the_split_keeps_the_values_and_the_export_importable(
-    client: TestClient, session: Session, tokens: Tokens,
+    client: TestClient, session: Session, tokens: Tokens, code: str,
+    definition: dict[str, Any], split: str, women_share: float,
 ) -> None:
     """docs/api.md: PUT replaces the definition, values are kept. Without a split their
-    parts no longer count (nor show, nor export); they stay stored, and declaring the
-    split again brings them back."""
-    before = client.get(f"{M}/indicators/EXPERTS").json()
+    parts (counts) or printed shares no longer count (nor show, nor export); they stay
+    stored, and declaring the split again brings them back."""
+    before = client.get(f"{M}/indicators/{code}").json()
     assert before["split"] == "gender"
-    assert before["values"][0]["parts"] == {"women": 180, "men": 220}
-    experts = {"code": "EXPERTS", "title": "Experts Metropolis collaborated with",
-               "unit": "count", "direction": "increase", "action_line": "L2"}
-    response = client.put(f"{M}/indicators/EXPERTS", json=experts,
-                          headers={**tokens["admin"], "If-Match": _etag(client, M, "EXPERTS")})
+    assert before["values"][0][split] is not None
+    indicator = {"code": code, "unit": "count", "direction": "increase", **definition}
+    response = client.put(f"{M}/indicators/{code}", json=indicator,
+                          headers={**tokens["admin"], "If-Match": _etag(client, M, code)})
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["split"] is None
@@ -830,19 +863,20 @@ def test_dropping_the_split_keeps_the_values_and_the_export_importable(
     # go with it.
     assert body["values"] == [{**before["values"][0], "parts": None, "shares": None,
                                "women_share": None}]
-    assert client.get(f"{M}/indicators/EXPERTS").json() == body
+    assert client.get(f"{M}/indicators/{code}").json() == body
     exported = export_plan(session, mandate_code="2018-2020")
     validate_plan(exported)
-    assert next(i for i in exported["indicators"] if i["code"] == "EXPERTS")["values"] == [
-        {"period": "2020", "value": 400, "note": before["values"][0]["note"],
-         "source": before["values"][0]["source"]}]
+    kept = {key: before["values"][0][key]
+            for key in ("period", "value", "qualifier", "quote", "note", "source")
+            if before["values"][0][key] is not None}
+    assert next(i for i in exported["indicators"] if i["code"] == code)["values"] == [kept]
     session.rollback()  # end the read: on SQLite an open transaction holds up the next write
 
-    again = client.put(f"{M}/indicators/EXPERTS", json={**experts, "split": "gender"},
+    again = client.put(f"{M}/indicators/{code}", json={**indicator, "split": "gender"},
                        headers={**tokens["admin"], "If-Match": response.headers["etag"]})
     assert again.status_code == 200, again.text
     assert again.json()["values"] == before["values"]
-    assert again.json()["headline"]["women_share"] == 0.45
+    assert again.json()["headline"]["women_share"] == women_share
 
 
 def test_importing_without_the_split_keeps_the_values_and_the_export_importable(
