@@ -2,6 +2,7 @@
 
 from app.models.audit import AuditEvent, DeliverableEdit, IdempotencyRecord
 from app.models.base import metadata
+from app.models.changes import ChangeEvent
 from app.models.enums import (
     ActivityMode,
     ActivityRole,
@@ -47,6 +48,7 @@ __all__ = [
     "Aggregation",
     "ApiToken",
     "AuditEvent",
+    "ChangeEvent",
     "DataVersionBump",
     "Deliverable",
     "DeliverableEdit",
