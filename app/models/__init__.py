@@ -36,6 +36,7 @@ from app.models.records import (
     RollEntry,
 )
 from app.models.token import ApiToken
+from app.models.webhooks import DeliveryStatus, WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "ActionLine",
@@ -53,6 +54,7 @@ __all__ = [
     "Deliverable",
     "DeliverableEdit",
     "DeliverableTag",
+    "DeliveryStatus",
     "Direction",
     "EngagementKind",
     "EngagementRecord",
@@ -71,5 +73,7 @@ __all__ = [
     "SplitDimension",
     "Status",
     "StatusChange",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "metadata",
 ]
