@@ -87,6 +87,11 @@ def plan_data() -> dict[str, Any]:
     return bundled_plan().model_dump(mode="json")
 
 
+EXPERTS = next(i for i, indicator in enumerate(plan_data()["indicators"])
+               if indicator["code"] == "EXPERTS")
+"""The index of a typed indicator of the bundled plan, with a value and no link."""
+
+
 def plan_with(change: Callable[[dict[str, Any]], object]) -> dict[str, Any]:
     data = copy.deepcopy(plan_data())
     change(data)
@@ -381,8 +386,8 @@ CASES: list[Case] = [
               error_path="owner"),
     plan_case("as-of-future", plan_with(lambda d: d.update(as_of="2999-12-31")),
               error_path="as_of"),
-    plan_case("indicator-unknown-measure", plan_with(lambda d: d["indicators"][3].update(
-        measure="L9M9")), error_path="indicators[3].measure"),
+    plan_case("indicator-unknown-measure", plan_with(lambda d: d["indicators"][EXPERTS].update(
+        measure="L9M9")), error_path=f"indicators[{EXPERTS}].measure"),
     plan_case("title-empty", plan_with(lambda d: d["action_lines"][0].update(title=" ")),
               error_path="action_lines[0].title"),
     plan_case("json-list", [plan_data()]),
@@ -395,8 +400,9 @@ CASES: list[Case] = [
     plan_case("yaml-impossible-date", Raw(
         PLAN_YAML_HEAD.replace("2018-01-01", "2018-02-30").encode(), "application/yaml"),
         error_path="mandate.start_date"),
-    plan_case("unhashable-period", plan_with(lambda d: d["indicators"][3]["values"][0].update(
-        period=["2020"])), error_path="indicators[3].values[0].period"),
+    plan_case("unhashable-period", plan_with(
+        lambda d: d["indicators"][EXPERTS]["values"][0].update(period=["2020"])),
+        error_path=f"indicators[{EXPERTS}].values[0].period"),
     plan_case("deeply-nested", Raw(b"[" * 50_000 + b"]" * 50_000)),
     plan_case("weight-astronomical", plan_with(_set(_first_deliverable, weight=1.7e308)),
               error_path=f"{D0}.weight"),
