@@ -24,6 +24,7 @@ from app.api.routes import (
     progress,
     records,
     reports,
+    webhooks,
     writes,
 )
 from app.db import engine_for
@@ -38,7 +39,7 @@ from app.web.templating import STATIC_DIR
 ROUTERS = [
     health.router, mandates.router, progress.router, deliverables.router, writes.router,
     indicators.router, admin.router, reports.router, pages.router, badges.router,
-    coverage.router, records.router,
+    coverage.router, records.router, webhooks.router,
 ]
 """Every API route comes from these routers; the access tests walk them."""
 

@@ -1,8 +1,11 @@
-"""Running the app under uvicorn: two fixes for several worker processes, and the routes
-made ready before the first request."""
+"""Running the app under uvicorn: two fixes for several worker processes, the routes
+made ready before the first request, and the webhook delivery worker."""
 
 import socket
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 import uvicorn
 import uvicorn.config
@@ -35,7 +38,30 @@ def served_app() -> FastAPI:
         prepare = getattr(route, "effective_candidates", None)  # an included router
         if callable(prepare):
             prepare()
+    if app.state.settings.webhooks:
+        deliver_webhooks(app)
     return app
+
+
+def deliver_webhooks(app: FastAPI) -> None:
+    """Run the webhook delivery worker (a thread) while ``app`` runs: in each process of
+    ``planpulse serve`` unless ``PLANPULSE_WEBHOOKS=false`` (docs/webhooks.md). Tests'
+    apps do not run it: they call its rounds themselves."""
+    from app.services.webhooks.worker import Worker
+
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(running: FastAPI) -> AsyncIterator[Any]:
+        worker = Worker(running.state.engine, running.state.settings)
+        worker.start()
+        try:
+            async with inner(running) as state:
+                yield state
+        finally:
+            worker.stop()
+
+    app.router.lifespan_context = lifespan
 
 
 def _bind_sockets_as_tcp() -> None:

@@ -72,6 +72,35 @@ class Settings(BaseSettings):
     """Origins (``https://host[:port]``, comma-separated) whose pages may call the API from
     a browser; none by default, and then no CORS headers at all (docs/configuration.md)."""
 
+    webhooks: bool = True
+    """Whether ``planpulse serve`` runs the webhook delivery worker (docs/webhooks.md)."""
+
+    webhook_signing_key: str | None = Field(default=None, min_length=32, repr=False)
+    """The server's key, from which each subscription's signing secret is derived; needed
+    to create subscriptions and to deliver. Keep it out of the database and its dumps."""
+
+    webhook_allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()
+    """Hosts (comma-separated) that webhooks may reach although they are, or resolve to,
+    loopback or private addresses."""
+
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    """Seconds a delivery attempt may take to connect, and to send or read each part."""
+
+    webhook_retry_base_seconds: float = Field(default=30.0, gt=0)
+    """The first retry's delay; each further one doubles it (with jitter)."""
+
+    webhook_max_attempts: int = Field(default=8, ge=1, le=30)
+    """Attempts before a delivery is given up."""
+
+    @field_validator("webhook_allowed_hosts", mode="before")
+    @classmethod
+    def _hosts(cls, value: object) -> tuple[str, ...]:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            raise ValueError("PLANPULSE_WEBHOOK_ALLOWED_HOSTS: a comma-separated list of hosts")
+        return tuple(str(item).strip().lower().strip("[]") for item in items
+                     if str(item).strip())
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _origins(cls, value: object) -> tuple[str, ...]:

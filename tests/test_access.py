@@ -20,7 +20,8 @@ from tests.helpers import auth, new_token
 
 PUBLIC_PATHS = {"/healthz", "/readyz"}
 SAMPLE_PATH_VALUES = {"mandate": "2018-2020", "code": "L1M3D2", "name": "nobody",
-                      "period": "2020"}
+                      "period": "2020", "webhook": "wh_nobody",
+                      "delivery": "00000000-0000-0000-0000-000000000000"}
 CREDENTIALS = ["none", "malformed", "unknown", "expired", "revoked", "viewer", "editor",
                "admin"]
 
