@@ -29,6 +29,7 @@ from app.services.webhooks import worker
 from app.services.webhooks.worker import lease_seconds, run_once
 from app.settings import Settings
 from tests.conftest import make_client
+from tests.replicas import replica
 
 KEY = "k" * 40
 DOC = Path(__file__).parent.parent / "docs" / "webhooks.md"
@@ -47,6 +48,8 @@ class Receiver:
     answers: list[int] = field(default_factory=list)
     answer_body: bytes = b"ok"
     delay: float = 0.0
+    hang_first: float = 0.0
+    """Seconds the first request waits before its answer."""
     received: list[Received] = field(default_factory=list)
     url: str = ""
 
@@ -56,6 +59,8 @@ class Receiver:
         self.received.append(Received({k.lower(): v for k, v in handler.headers.items()}, body))
         if self.delay:
             time.sleep(self.delay)
+        if self.hang_first and len(self.received) == 1:
+            time.sleep(self.hang_first)
         status = self.answers.pop(0) if self.answers else 200
         handler.send_response(status)
         if 300 <= status < 400:
@@ -427,3 +432,39 @@ def test_serve_runs_the_worker_unless_switched_off(
         # Off: nothing sent. On: both events to the first subscription, the second one's
         # (made after the first event) to the second.
         assert len(receiver.received) == expected
+
+
+def test_a_serve_process_killed_mid_attempt_is_relieved_by_the_next(
+        engine: Engine, admin: dict[str, str], receiver: Receiver, tmp_path: Path) -> None:
+    """Real ``planpulse serve`` processes: the first is killed (SIGKILL) while its attempt
+    waits for the receiver; the one started after it delivers once the lease has ended,
+    with the same delivery id."""
+    mandate_id = _mandate(engine)
+    receiver.hang_first = 10
+    settings = {"webhook_signing_key": KEY, "webhook_allowed_hosts": "127.0.0.1",
+                "webhook_timeout_seconds": "2"}
+    url = engine.url.render_as_string(hide_password=False)
+    with replica(url, tmp_path / "first.log", **settings) as first:
+        with first.client() as client:
+            made = client.post("/api/v1/webhooks", headers=admin, json={
+                "url": receiver.url, "events": ["deliverable.status_changed"]})
+            assert made.status_code == 201, made.text
+        _event(engine, mandate_id)
+        deadline = time.monotonic() + 15
+        while not receiver.received:
+            assert time.monotonic() < deadline, first.logged()
+            time.sleep(0.05)
+        first.process.kill()
+        first.process.wait()
+    killed_at = time.monotonic()
+    with replica(url, tmp_path / "second.log", **settings) as second:
+        deadline = time.monotonic() + 60
+        while len(receiver.received) < 2:
+            assert time.monotonic() < deadline, second.logged()
+            time.sleep(0.1)
+        time.sleep(1.5)  # a worker's round or two: nothing more comes
+    assert time.monotonic() - killed_at >= 5  # it waited for the lease (14 s from the claim)
+    assert len(receiver.received) == 2 and len(set(receiver.ids())) == 1
+    with Session(engine) as session:
+        [row] = session.execute(select(WebhookDelivery)).scalars()
+    assert (row.status, row.attempts, row.delivery_id) == ("delivered", 1, receiver.ids()[0])
