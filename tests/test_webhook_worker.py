@@ -2,10 +2,13 @@
 signed, retried with back-off, given up, redelivered, taken again after a worker died
 mid-attempt, and shared by two workers so that each is delivered once."""
 
+import base64
 import hashlib
 import hmac
 import json
 import re
+import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -191,6 +194,43 @@ def test_a_change_is_delivered_once_signed_and_naming_its_author(
         assert logged["status"] == "delivered" and logged["attempts"] == 1
         assert logged["last_status_code"] == 200 and logged["response_excerpt"] == "ok"
         assert logged["event_id"] == body["id"]
+
+
+NODE_CHECK = """
+const input = JSON.parse(require("node:fs").readFileSync(0, "utf8"));
+const body = Buffer.from(input.body, "base64");
+console.log(JSON.stringify([
+  verify(input.secret, input.header, body),
+  verify(input.secret, input.header, Buffer.concat([body, Buffer.from(" ")])),
+  verify("whsec_other", input.header, body),
+]));
+"""
+
+
+def test_the_documented_node_check_verifies_a_real_delivery(
+        engine: Engine, admin: dict[str, str], receiver: Receiver) -> None:
+    """The JavaScript snippet of docs/webhooks.md, run by Node as it is printed: Node's
+    crypto is a verifier that shares no code with the signer."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed")
+    text = DOC.read_text(encoding="utf-8")
+    snippet = re.search(r"```js\n(.*?)```", text[text.index("### JavaScript"):], re.DOTALL)
+    assert snippet is not None
+    mandate_id = _mandate(engine)
+    settings = _settings(engine)
+    with make_client(engine, **settings.model_dump(exclude={"database_url"})) as client:
+        made = _subscribe(client, admin, receiver.url)
+    _event(engine, mandate_id, data={"title": "Ünïcode ✓"})
+    assert run_once(engine, settings).statuses == ["delivered"]
+    [got] = receiver.received
+    checked = subprocess.run(
+        [node, "-e", snippet.group(1) + NODE_CHECK], capture_output=True, text=True,
+        timeout=60, input=json.dumps({
+            "secret": made["secret"], "header": got.headers["planpulse-signature"],
+            "body": base64.b64encode(got.body).decode()}))
+    assert checked.returncode == 0, checked.stderr
+    assert json.loads(checked.stdout) == [True, False, False]
 
 
 def test_a_replayed_delivery_is_refused_by_the_documented_check(
