@@ -38,8 +38,10 @@ class DeliveryStatus(StrEnum):
     """Every attempt failed; only a redelivery tries again."""
 
 
-DUE = (DeliveryStatus.pending.value, DeliveryStatus.failed.value)
-"""The statuses a worker attempts once ``next_attempt_at`` has come."""
+DUE_SQL = "status IN ('pending', 'failed')"
+"""The deliveries a worker attempts once ``next_attempt_at`` has come, as SQL with the
+values written out: the partial index's predicate, which a query naming them as
+parameters could not use once prepared."""
 
 
 class WebhookSubscription(SQLModel, table=True):
@@ -70,8 +72,7 @@ class WebhookDelivery(SQLModel, table=True):
         CheckConstraint(sql_in("status", DeliveryStatus), name="status_vocabulary"),
         # The worker's claim: the due deliveries, soonest first.
         Index("ix_webhook_delivery_due", "next_attempt_at",
-              postgresql_where=text("status IN ('pending', 'failed')"),
-              sqlite_where=text("status IN ('pending', 'failed')")),
+              postgresql_where=text(DUE_SQL), sqlite_where=text(DUE_SQL)),
         # The log: a subscription's deliveries, newest first.
         Index(None, "subscription_id", "id"),
     )

@@ -27,13 +27,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, exists, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from app.db import unit_of_work
+from app.db import reading, unit_of_work
 from app.models import ChangeEvent, Mandate, WebhookDelivery, WebhookSubscription
 from app.models.types import utcnow
-from app.models.webhooks import DUE, DeliveryStatus
+from app.models.webhooks import DUE_SQL, DeliveryStatus
 from app.services.webhooks import addresses, signing
 from app.services.webhooks.addresses import Refused, Resolver
 from app.services.webhooks.subscriptions import event_id
@@ -126,7 +126,7 @@ def claim(engine: Engine, now: datetime, settings: Settings, *,
     with unit_of_work(engine) as session:
         ids = list(session.execute(
             select(WebhookDelivery.id)
-            .where(WebhookDelivery.status.in_(DUE),  # type: ignore[attr-defined]
+            .where(text(DUE_SQL),
                    WebhookDelivery.next_attempt_at <= now)  # type: ignore[operator]
             .order_by(WebhookDelivery.next_attempt_at).limit(batch)
             .with_for_update(skip_locked=True)).scalars())
@@ -276,6 +276,8 @@ def run_once(engine: Engine, settings: Settings, now: datetime | None = None, *,
     """One round: fan out the new events, then attempt the deliveries due at ``now``
     (default: the present). ``parallel``: attempts made side by side."""
     now = now or utcnow()
+    if not anything_to_do(engine, now):
+        return Round()
     done = Round(fanned_out=fan_out(engine, now))
     if not settings.webhook_signing_key:
         return done  # nothing can be signed: the deliveries wait (Worker logs why)
@@ -302,6 +304,16 @@ def run_once(engine: Engine, settings: Settings, now: datetime | None = None, *,
             client.close()
     done.attempted = len(claimed)
     return done
+
+
+def anything_to_do(engine: Engine, now: datetime) -> bool:
+    """Whether an event waits to be fanned out or a delivery is due: one read, which on
+    SQLite takes no write lock, so that idle workers do not queue up with the writers."""
+    with Session(reading(engine)) as session:
+        return bool(session.execute(select(or_(
+            exists().where(ChangeEvent.dispatched_at.is_(None)),  # type: ignore[union-attr]
+            exists().where(text(DUE_SQL),
+                           WebhookDelivery.next_attempt_at <= now)))).scalar())  # type: ignore[operator]
 
 
 def new_client(settings: Settings) -> httpx.Client:
