@@ -508,3 +508,18 @@ def test_a_serve_process_killed_mid_attempt_is_relieved_by_the_next(
     with Session(engine) as session:
         [row] = session.execute(select(WebhookDelivery)).scalars()
     assert (row.status, row.attempts, row.delivery_id) == ("delivered", 1, receiver.ids()[0])
+
+
+def test_without_the_signing_key_deliveries_wait_for_it(
+        engine: Engine, admin: dict[str, str], receiver: Receiver) -> None:
+    mandate_id = _mandate(engine)
+    settings = _settings(engine)
+    with make_client(engine, **settings.model_dump(exclude={"database_url"})) as client:
+        _subscribe(client, admin, receiver.url)
+    _event(engine, mandate_id)
+    keyless = _settings(engine, webhook_signing_key=None)
+    done = run_once(engine, keyless)
+    assert (done.fanned_out, done.attempted, done.waiting_for_key) == (1, 0, True)
+    assert receiver.received == []
+    assert run_once(engine, settings).statuses == ["delivered"]
+    assert not run_once(engine, keyless).waiting_for_key

@@ -263,6 +263,8 @@ class Round:
     fanned_out: int = 0
     attempted: int = 0
     statuses: list[str] = field(default_factory=list)
+    waiting_for_key: bool = False
+    """Deliveries are due but cannot be signed: PLANPULSE_WEBHOOK_SIGNING_KEY is not set."""
 
     @property
     def idle(self) -> bool:
@@ -280,7 +282,9 @@ def run_once(engine: Engine, settings: Settings, now: datetime | None = None, *,
         return Round()
     done = Round(fanned_out=fan_out(engine, now))
     if not settings.webhook_signing_key:
-        return done  # nothing can be signed: the deliveries wait (Worker logs why)
+        # Nothing can be signed: the deliveries wait (the Worker logs why, if any do).
+        done.waiting_for_key = anything_to_do(engine, now)
+        return done
     claimed = claim(engine, now, settings, batch=max(parallel, DELIVERY_BATCH))
     if not claimed:
         return done
@@ -337,9 +341,6 @@ class Worker:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        if not self._settings.webhook_signing_key:
-            logger.warning("webhooks: PLANPULSE_WEBHOOK_SIGNING_KEY is not set; deliveries "
-                           "wait until it is (docs/webhooks.md)")
         self._thread = threading.Thread(target=self._run, name="planpulse-webhooks",
                                         daemon=True)
         self._thread.start()
@@ -350,6 +351,7 @@ class Worker:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        warned = False
         with new_client(self._settings) as client:
             while not self._stopping.is_set():
                 try:
@@ -359,5 +361,10 @@ class Worker:
                     logger.exception("webhooks: a round failed; trying again shortly")
                     self._stopping.wait(5 * self._poll)
                     continue
-                if done.idle:
+                if done.waiting_for_key and not warned:
+                    logger.warning("webhooks: deliveries are due but "
+                                   "PLANPULSE_WEBHOOK_SIGNING_KEY is not set; they wait until "
+                                   "it is (docs/webhooks.md)")
+                    warned = True
+                if done.idle or done.waiting_for_key:
                     self._stopping.wait(self._poll)
