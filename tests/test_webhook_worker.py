@@ -523,3 +523,18 @@ def test_without_the_signing_key_deliveries_wait_for_it(
     assert receiver.received == []
     assert run_once(engine, settings).statuses == ["delivered"]
     assert not run_once(engine, keyless).waiting_for_key
+
+
+def test_an_answer_with_nul_characters_is_logged_without_them(
+        engine: Engine, admin: dict[str, str], receiver: Receiver) -> None:
+    mandate_id = _mandate(engine)
+    settings = _settings(engine)
+    receiver.answers = [500]
+    receiver.answer_body = b"bad\x00answer \xff"
+    with make_client(engine, **settings.model_dump(exclude={"database_url"})) as client:
+        made = _subscribe(client, admin, receiver.url)
+        _event(engine, mandate_id)
+        assert run_once(engine, settings).statuses == ["failed"]
+        [logged] = _deliveries(client, admin, made["id"])
+    assert logged["response_excerpt"] == "bad\ufffdanswer \ufffd"
+    assert receiver.received[0].headers["accept-encoding"] == "identity"

@@ -188,6 +188,7 @@ def attempt(claimed: Claimed, settings: Settings, client: httpx.Client, *,
     headers = {
         "Host": where.host_header,
         "Content-Type": "application/json",
+        "Accept-Encoding": "identity",  # the excerpt is read as sent: no decompressing
         "User-Agent": USER_AGENT,
         "Planpulse-Event": claimed.event_type,
         "Planpulse-Delivery": claimed.delivery_id,
@@ -206,7 +207,7 @@ def attempt(claimed: Claimed, settings: Settings, client: httpx.Client, *,
     except httpx.TimeoutException:
         return Outcome(False, error=f"timed out after {settings.webhook_timeout_seconds:g} s")
     except httpx.HTTPError as error:
-        return Outcome(False, error=(f"{type(error).__name__}: {error}")[:ERROR_CHARS])
+        return Outcome(False, error=_storable(f"{type(error).__name__}: {error}")[:ERROR_CHARS])
     delivered = 200 <= response.status_code < 300
     return Outcome(delivered, response.status_code,
                    None if delivered else f"HTTP {response.status_code}", excerpt)
@@ -220,7 +221,12 @@ def _excerpt(response: httpx.Response) -> str | None:
             break
     if not read:
         return None
-    return read[:READ_AT_MOST].decode("utf-8", errors="replace")[:EXCERPT_CHARS]
+    return _storable(read[:READ_AT_MOST].decode("utf-8", errors="replace"))[:EXCERPT_CHARS]
+
+
+def _storable(text: str) -> str:
+    """``text`` without NUL characters, which PostgreSQL cannot store in text."""
+    return text.replace("\x00", "\ufffd")
 
 
 def record(engine: Engine, claimed: Claimed, outcome: Outcome, settings: Settings,
