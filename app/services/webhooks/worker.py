@@ -206,7 +206,7 @@ def attempt(claimed: Claimed, settings: Settings, client: httpx.Client, *,
             response.close()
     except httpx.TimeoutException:
         return Outcome(False, error=f"timed out after {settings.webhook_timeout_seconds:g} s")
-    except httpx.HTTPError as error:
+    except Exception as error:  # any failure is this attempt's, logged with it
         return Outcome(False, error=_storable(f"{type(error).__name__}: {error}")[:ERROR_CHARS])
     delivered = 200 <= response.status_code < 300
     return Outcome(delivered, response.status_code,
