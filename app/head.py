@@ -2,6 +2,9 @@
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+HEAD_REQUEST = "planpulse.head"
+"""Set in the scope of a HEAD answered as a GET: a stream ends after its first part."""
+
 
 class HeadAsGet:
     """ASGI middleware: a HEAD request is routed and answered as the GET of the same URL
@@ -28,4 +31,4 @@ class HeadAsGet:
                 message = {"type": "http.response.body", "body": b"", "more_body": False}
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, without_body)
+        await self.app({**scope, "method": "GET", HEAD_REQUEST: True}, receive, without_body)

@@ -16,6 +16,7 @@ from app.api import openapi
 from app.api.deps import no_nul_in_path
 from app.api.routes import (
     admin,
+    changes,
     coverage,
     deliverables,
     health,
@@ -39,7 +40,7 @@ from app.web.templating import STATIC_DIR
 ROUTERS = [
     health.router, mandates.router, progress.router, deliverables.router, writes.router,
     indicators.router, admin.router, reports.router, pages.router, badges.router,
-    coverage.router, records.router, webhooks.router,
+    coverage.router, records.router, webhooks.router, changes.router,
 ]
 """Every API route comes from these routers; the access tests walk them."""
 

@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     """Seconds a version read on that connection may take before the request reads
     through the pool instead and the connection is opened again (PostgreSQL)."""
 
+    changes_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    """How often an open change stream looks for new events."""
+
+    changes_stream_seconds: float = Field(default=300.0, gt=0)
+    """How long the server keeps a change stream open; the browser's EventSource
+    reconnects with Last-Event-ID and misses nothing."""
+
     attainment_on_track: float = Field(default=0.9, ge=0)
     """An indicator whose attainment ratio is at least this is on_track."""
 

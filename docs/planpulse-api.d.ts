@@ -1025,6 +1025,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/mandates/{mandate}/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Mandate Changes
+         * @description The mandate's changes (status changes, values, imports) and the organisation's
+         *     records changes, as they are committed (docs/webhooks.md, "The change stream").
+         */
+        get: operations["get_mandate_changes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -7726,6 +7747,79 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DeliveryOut"];
+                };
+            };
+            /** @description No token where one is needed, or a bad, expired or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's role is too low */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown mandate, code or name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input; `errors` names every field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_mandate_changes: {
+        parameters: {
+            query?: {
+                /** @description Resume after this event id; 0 replays every change. Default: from now. */
+                since?: number | null;
+            };
+            header?: {
+                /** @description Resume after this event id (the browser's EventSource sends it when it reconnects). */
+                "last-event-id"?: string | null;
+            };
+            path: {
+                mandate: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One event per change: `id:`, `event:` (its type) and one `data:` line of JSON {id, type, occurred_at, mandate, author: {name, role}, data}. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": unknown;
                 };
             };
             /** @description No token where one is needed, or a bad, expired or revoked one */

@@ -169,8 +169,13 @@ def session(engine: Engine) -> Iterator[Session]:
         session.rollback()
 
 
+TEST_SETTINGS: dict[str, object] = {"changes_stream_seconds": 0.5}
+"""A change stream ends soon in tests, so that a walk over every GET route finishes."""
+
+
 def make_client(engine: Engine, **settings: object) -> TestClient:
-    app = create_app(settings=Settings(database_url=str(engine.url), **settings),
+    app = create_app(settings=Settings(database_url=str(engine.url),
+                                       **{**TEST_SETTINGS, **settings}),
                      engine=engine)
     return TestClient(app, raise_server_exceptions=False)
 
@@ -184,7 +189,8 @@ def client(engine: Engine) -> Iterator[TestClient]:
 @contextmanager
 def serving(engine: Engine, **settings: Any) -> Iterator[str]:
     """The app served over ``engine`` by a real uvicorn in a thread: its URL."""
-    application = create_app(settings=Settings(database_url=str(engine.url), **settings),
+    application = create_app(settings=Settings(database_url=str(engine.url),
+                                               **{**TEST_SETTINGS, **settings}),
                              engine=engine)
     server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=0,
                                            log_level="warning"))

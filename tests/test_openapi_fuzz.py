@@ -38,7 +38,7 @@ from app.models import ActionLine, Deliverable, Indicator, Mandate, Measure, Rol
 from app.services.plan.bundled import bundled_plan
 from app.services.plan.importer import import_plan
 from app.settings import Settings
-from tests.conftest import _empty_all_tables
+from tests.conftest import TEST_SETTINGS, _empty_all_tables
 from tests.helpers import auth, new_token
 
 MANDATE = "2018-2020"
@@ -80,7 +80,7 @@ def fuzz(shared_engine: Engine) -> Iterator[Fuzz]:
         import_plan(session, plan=bundled_plan())
         session.commit()
     headers = auth(new_token(shared_engine, Role.admin, name="fuzz-admin"))
-    app = create_app(settings=Settings(database_url=str(shared_engine.url)),
+    app = create_app(settings=Settings(database_url=str(shared_engine.url), **TEST_SETTINGS),
                      engine=shared_engine)
     try:
         with TestClient(app, raise_server_exceptions=False) as client:

@@ -103,7 +103,8 @@ def record_indicator_value(mandate: MandateDep, code: str, body: IndicatorValueI
     indicator = get_by_code(session, Indicator, mandate=mandate, code=code)
     service.record_value(session, indicator=indicator, if_match=if_match,
                          period=body.period, value=body.value, parts=body.parts,
-                         note=body.note, source=body.source, actor=token.name, form=body)
+                         note=body.note, source=body.source, actor=token.name, form=body,
+                         role=token.role)
     return _one(session, mandate, code, settings)
 
 

@@ -28,6 +28,7 @@ from app.schemas.api import (
 from app.schemas.plan_file import PlanFile, parse_plan_text
 from app.schemas.text import CleanText
 from app.services.access import audit
+from app.services.changes.events import Author
 from app.services.periods import parse_instant
 from app.services.plan.activity import activity
 from app.services.plan.deliverables import mandate_page
@@ -111,7 +112,8 @@ def import_mandate_plan(
     if plan.mandate.code != mandate:
         raise InvalidInput([FieldError(
             "mandate.code", f"{plan.mandate.code!r} does not match the URL's {mandate!r}")])
-    report = import_plan(session, plan=plan, prune=prune)
+    report = import_plan(session, plan=plan, prune=prune,
+                         author=Author(admin.name, admin.role))
     result = import_result(report)
     if report.changed:
         audit.record(session, actor=admin.name, action="plan.import", target=mandate,

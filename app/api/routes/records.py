@@ -75,7 +75,8 @@ def record_member_engagement(code: str, period: PeriodPath, body: EngagementIn,
     values it replaces stay in the history."""
     member = queries.get_member(session, code)
     edits.write_engagement(session, member=member, period=period, wanted=dict(body.values),
-                           note=body.note, if_match=if_match, actor=editor.name)
+                           note=body.note, if_match=if_match, actor=editor.name,
+                           role=editor.role)
     return _member_answer(session, code)
 
 
@@ -127,7 +128,8 @@ def import_engagement_sheet(request: Request, period: PeriodQuery,
         raise UnsupportedMediaType(f"Send the sheet as {CSV_TYPE} or {XLSX_TYPE}, not "
                                    f"{content_type or 'nothing'}.")
     report = import_sheet(session, content=body, period=period, actor=admin.name,
-                          filename=".xlsx" if content_type == XLSX_TYPE else ".csv")
+                          filename=".xlsx" if content_type == XLSX_TYPE else ".csv",
+                          role=admin.role)
     return _recorded(session, report, admin.name, "records.sheet_import", period)
 
 
@@ -181,7 +183,7 @@ def replace_activity(code: str, body: ActivitySpec, session: SessionDep, editor:
     """Replace an activity (its fields, links and members); the change is logged."""
     activity = edits.get_activity(session, code)
     edits.replace_activity(session, activity=activity, spec=body, if_match=if_match,
-                           actor=editor.name)
+                           actor=editor.name, role=editor.role)
     return _activity_answer(session, code)
 
 
@@ -214,7 +216,7 @@ def import_records_file(request: Request, body: Annotated[bytes, Depends(raw_bod
     upserted by code, all or nothing."""
     fmt = sent_format(request, what="records")
     report = import_records(session, records=parse_records_text(body, fmt=fmt),
-                            actor=admin.name)
+                            actor=admin.name, role=admin.role)
     return _recorded(session, report, admin.name, "records.import", None)
 
 

@@ -53,7 +53,7 @@ async def change_deliverable_status(
 
     def work(writer: Writer, caller: Caller) -> Answer:
         result = change_status(writer, mandate=mandate, code=code, change=update,
-                               if_match=if_match, actor=caller.name)
+                               if_match=if_match, actor=caller.name, role=caller.role)
         return _answer(result.row)
 
     if idempotency_key is None:
@@ -95,4 +95,4 @@ async def change_deliverable_statuses(mandate: str, batch: BatchStatusIn, access
                            StatusUpdate(**item.model_dump(exclude={"code", "if_match"})))
                for item in batch.changes]
     return {"results": await access.run(lambda writer, caller: apply_batch(
-        writer, mandate=mandate, changes=changes, actor=caller.name))}
+        writer, mandate=mandate, changes=changes, actor=caller.name, role=caller.role))}

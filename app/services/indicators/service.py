@@ -39,6 +39,7 @@ from app.schemas.plan_file import (
     indicator_period_problems,
     value_problems,
 )
+from app.services.changes.events import Author, EventType, record_event
 from app.services.indicators import attainment
 from app.services.lookup import find_by_code, not_found
 from app.services.paging import Page, PageRequest, fetch_page
@@ -320,10 +321,10 @@ def value_history(session: Session, *, indicator: Indicator) -> list[IndicatorVa
 def record_value(
     session: Session, *, indicator: Indicator, if_match: str | None, period: str, value: float,
     parts: dict[str, float] | None, note: str | None, source: str | None, actor: str,
-    form: FigureForm | None = None, now: datetime | None = None,
+    form: FigureForm | None = None, now: datetime | None = None, role: str | None = None,
 ) -> None:
-    """Record a value for a period, in the form it was stated; it supersedes any earlier
-    one for that period."""
+    """Record a value for a period, in the form it was stated, with its event in the
+    change log; it supersedes any earlier one for that period."""
     require_version(indicator, if_match)
     if indicator.derived is not None:
         raise Conflict(f"Indicator {indicator.code} is derived from the records: its values "
@@ -336,10 +337,16 @@ def record_value(
         raise InvalidInput([FieldError(problem.path.removeprefix("values[0]."),
                                        problem.message) for problem in problems])
     _bump(session, indicator)
+    now = now or utcnow()
     session.execute(insert(IndicatorValue).values(
         indicator_id=indicator.id, **entry, note=note, source=source, recorded_by=actor,
-        recorded_at=now or utcnow()))
+        recorded_at=now))
     bump_data_version(session, mandate_id=indicator.mandate_id)
+    record_event(session, EventType.value_recorded, mandate_id=indicator.mandate_id,
+                 author=Author(actor, role), at=now,
+                 data={"indicator": indicator.code, **{key: item for key, item in entry.items()
+                                                       if item is not None},
+                       "note": note, "version": indicator.version})
 
 
 def _bump(session: Session, indicator: Indicator) -> None:

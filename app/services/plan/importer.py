@@ -28,6 +28,7 @@ from app.models import (
 )
 from app.models.types import utcnow
 from app.schemas.plan_file import PlanFile
+from app.services.changes.events import Author, EventType, record_event
 from app.services.indicators.service import indicator_columns, latest_values, value_columns
 from app.services.lookup import find_by_code
 from app.services.status import history
@@ -35,6 +36,8 @@ from app.services.status.history import states_as_of
 from app.services.versioning import bump_data_version
 
 IMPORT_ACTOR = "import"
+IMPORT_AUTHOR = Author(IMPORT_ACTOR)
+"""Who an import is by when the caller names nobody (the command line, the bundled plan)."""
 IMPORT_NOTE = "imported from a plan file"
 BULK_SCOPE = 5000
 """Above this many changed deliverables, history upkeep runs over the whole mandate."""
@@ -64,6 +67,16 @@ class ImportReport:
     policy_change: dict[str, Any] | None = None
     pruned: bool = False
 
+    def summary(self) -> dict[str, Any]:
+        """What the import did, in counts: a plan.imported event's data."""
+        kinds = {"action_lines": self.action_lines, "measures": self.measures,
+                 "deliverables": self.deliverables, "indicators": self.indicators}
+        return {"mandate_created": self.mandate_created, "pruned": self.pruned,
+                "status_changes": self.status_changes,
+                "indicator_values": self.indicator_values,
+                **{name: {"created": kind.created, "updated": kind.updated,
+                          "deleted": kind.deleted} for name, kind in kinds.items()}}
+
     @property
     def changed(self) -> bool:
         kinds = (self.action_lines, self.measures, self.deliverables, self.indicators)
@@ -79,9 +92,11 @@ class ImportReport:
 
 
 def import_plan(
-    session: Session, *, plan: PlanFile, prune: bool = False, now: datetime | None = None
+    session: Session, *, plan: PlanFile, prune: bool = False, now: datetime | None = None,
+    author: Author = IMPORT_AUTHOR,
 ) -> ImportReport:
-    """Upsert ``plan`` by codes. The caller owns the transaction (commit or rollback)."""
+    """Upsert ``plan`` by codes, with a ``plan.imported`` event in the change log if it
+    changed anything. The caller owns the transaction (commit or rollback)."""
     now = now or utcnow()
     effective_at = (
         datetime.combine(plan.as_of, time.min, tzinfo=UTC) if plan.as_of is not None else now
@@ -102,6 +117,8 @@ def import_plan(
         session.execute(update(Mandate).where(Mandate.id == mandate_id).values(updated_at=now))
     if report.changed:
         bump_data_version(session, mandate_id=mandate_id)
+        record_event(session, EventType.plan_imported, mandate_id=mandate_id, author=author,
+                     at=now, data=report.summary())
     return report
 
 

@@ -11,6 +11,7 @@ from app.errors import FieldError, InvalidInput, NotFound, PreconditionFailed
 from app.models import Activity, EngagementKind, EngagementValue, Member
 from app.models.types import utcnow
 from app.schemas.records_file import ActivitySpec, RecordsFile
+from app.services.changes.events import Author, records_changed
 from app.services.records import values
 from app.services.records.engagement import (
     EngagementChange,
@@ -28,7 +29,7 @@ def etag(member: Member) -> str:
 
 def write_engagement(session: Session, *, member: Member, period: str,
                      wanted: dict[str, Any], note: str | None, if_match: str | None,
-                     actor: str) -> EngagementTally:
+                     actor: str, role: str | None = None) -> EngagementTally:
     """Replace the member's engagement for ``period`` with ``wanted`` (kind code → value;
     a kind left out is cleared) and put it on the period's roll."""
     require_match(if_match, etag(member), name=f"Member {member.code}")
@@ -56,6 +57,8 @@ def write_engagement(session: Session, *, member: Member, period: str,
         kind.id or 0: stored.get(kind.id or 0, values.CLEARED) for kind in kinds.values()})
     tally = apply_engagement(session, [change], actor=actor, now=utcnow(), note=note)
     bump_every_mandate(session)
+    records_changed(session, what="engagement", author=Author(actor, role),
+                    summary={"member": member.code, "period": period, **vars(tally)})
     session.refresh(member)
     return tally
 
@@ -74,7 +77,7 @@ def get_activity(session: Session, code: str) -> Activity:
 
 
 def replace_activity(session: Session, *, activity: Activity, spec: ActivitySpec,
-                     if_match: str | None, actor: str) -> None:
+                     if_match: str | None, actor: str, role: str | None = None) -> None:
     """Replace an activity's fields, links and members, guarded by its ETag; checked and
     written as an import of that one activity would be (its change logged)."""
     require_match(if_match, activity_etag(activity), name=f"Activity {activity.code}")
@@ -89,5 +92,6 @@ def replace_activity(session: Session, *, activity: Activity, spec: ActivitySpec
         session.refresh(activity)
         raise PreconditionFailed(f"Activity {activity.code} was changed by someone else just "
                                  "now.", extra={"etag": activity_etag(activity)})
-    import_records(session, records=RecordsFile(activities=[spec]), actor=actor)
+    import_records(session, records=RecordsFile(activities=[spec]), actor=actor, role=role,
+                   what="activity")
     session.refresh(activity)

@@ -26,6 +26,7 @@ from app.models import (
 )
 from app.models.types import utcnow
 from app.schemas.records_file import DEFAULT_ACTIVITY_KINDS, ActivitySpec, RecordsFile
+from app.services.changes.events import Author, records_changed
 from app.services.records import sheet, values
 from app.services.records.engagement import (
     EngagementChange,
@@ -140,7 +141,8 @@ def _link_problems(known: _Known, mandate: str, line: str | None, measure: str |
 
 
 def import_records(session: Session, *, records: RecordsFile, actor: str,
-                   note: str | None = None, now: datetime | None = None) -> RecordsReport:
+                   note: str | None = None, now: datetime | None = None,
+                   role: str | None = None, what: str = "records") -> RecordsReport:
     """Check the file against the database (InvalidInput listing every problem, nothing
     written), then upsert it."""
     known = _Known(session)
@@ -157,6 +159,8 @@ def import_records(session: Session, *, records: RecordsFile, actor: str,
     _upsert_activities(session, records, known, report, actor, now)
     if report.changed:
         bump_every_mandate(session)
+        records_changed(session, what=what, author=Author(actor, role), summary=report.as_dict(),
+                        at=now)
     return report
 
 
@@ -339,8 +343,8 @@ def _sort_key(link: tuple[int, int | None, int | None]) -> tuple[int, int, int]:
 
 
 def import_sheet(session: Session, *, content: bytes, period: str, actor: str,
-                 filename: str = "", note: str | None = None, now: datetime | None = None
-                 ) -> RecordsReport:
+                 filename: str = "", note: str | None = None, now: datetime | None = None,
+                 role: str | None = None) -> RecordsReport:
     """An engagement sheet for ``period``: every member it lists goes on the period's roll
     (the unknown ones are added, and named in the report) with the values of the sheet's
     columns; columns it does not have are left as they are."""
@@ -367,4 +371,6 @@ def import_sheet(session: Session, *, content: bytes, period: str, actor: str,
                                          note=note)
     if report.changed:
         bump_every_mandate(session)
+        records_changed(session, what="engagement sheet", author=Author(actor, role),
+                        summary={"period": period, **report.as_dict()}, at=now)
     return report

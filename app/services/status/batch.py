@@ -27,7 +27,7 @@ class BatchChange:
 
 
 def apply_batch(writer: InTransaction, *, mandate: str, changes: list[BatchChange],
-                actor: str) -> list[dict[str, Any]]:
+                actor: str, role: str | None = None) -> list[dict[str, Any]]:
     """Apply every change in one transaction, or none (409 with each item's outcome).
 
     The deliverables are written in the order of their ids, whatever the order sent, so
@@ -46,7 +46,8 @@ def apply_batch(writer: InTransaction, *, mandate: str, changes: list[BatchChang
         item = changes[index]
         try:
             outcome = change_status(writer, mandate=mandate, code=item.code,
-                                    if_match=item.if_match, change=item.change, actor=actor)
+                                    if_match=item.if_match, change=item.change, actor=actor,
+                                    role=role)
             results[index] = {"code": item.code, "outcome": "applied" if outcome.changed
                               else "unchanged", "status": 200,
                               "etag": etag(outcome.row.deliverable)}

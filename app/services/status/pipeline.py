@@ -11,9 +11,9 @@ One :func:`change_status` runs over either of two writers:
   again in a transaction, which gives the answer (docs/performance.md: why it exists).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -21,6 +21,7 @@ from app.db import DriverConnection
 from app.errors import NotFound, PlanpulseError, PreconditionFailed
 from app.models import Status
 from app.models.types import utcnow
+from app.services.changes.events import ADD_EVENT, Author, EventType, event_parameters
 from app.services.plan.deliverables import (
     DeliverableRow,
     DeliverableState,
@@ -55,7 +56,8 @@ class Writer(Protocol):
 
     def append(self, row: DeliverableRow, decision: Decision) -> None: ...
 
-    def backdate(self, row: DeliverableRow, decision: Decision, now: datetime) -> State: ...
+    def backdate(self, row: DeliverableRow, decision: Decision, now: datetime,
+                 event: dict[str, Any]) -> State: ...
 
 
 @dataclass(frozen=True)
@@ -66,9 +68,10 @@ class WriteResult:
 
 
 def change_status(writer: Writer, *, mandate: str, code: str, change: StatusUpdate,
-                  if_match: str | None, actor: str, now: datetime | None = None
-                  ) -> WriteResult:
-    """Record a status change effective at ``change.effective_at`` (default now).
+                  if_match: str | None, actor: str, role: str | None = None,
+                  now: datetime | None = None) -> WriteResult:
+    """Record a status change effective at ``change.effective_at`` (default now), with its
+    event in the change log, by ``actor`` (a token's name) of ``role``.
 
     Nothing is recorded when that is already the state in effect at that time. A backdated
     change rewrites the past; it becomes the current state only if nothing happened later.
@@ -80,11 +83,14 @@ def change_status(writer: Writer, *, mandate: str, code: str, change: StatusUpda
                       state_at=lambda moment: writer.state_at(deliverable.id, moment))
     if decision.outcome is Outcome.unchanged:
         return WriteResult(row, changed=False)
+    assert decision.entry is not None
+    event = status_changed_event(row, decision.entry, author=Author(actor, role), now=now)
     if decision.outcome is Outcome.append:
-        writer.append(row, decision)
+        writer.append(row, replace(decision, parameters={**(decision.parameters or {}),
+                                                         **event}))
         state = decision.wanted
     else:
-        state = writer.backdate(row, decision, now)
+        state = writer.backdate(row, decision, now, event)
     deliverable.status, deliverable.percent_complete = state
     deliverable.version += 1
     deliverable.updated_at = now
@@ -121,15 +127,18 @@ class InTransaction:
                 if parameters["entry_id"] is not None:
                     connection.execute(statements.CLOSE_ENTRY, parameters)
                 connection.execute(statements.ADD_ENTRY, parameters)
+                connection.execute(ADD_EVENT, parameters)
         if not written:
             raise self.lost_race(row.deliverable)
         bump_data_version(self.session, mandate_id=mandate_id)
 
-    def backdate(self, row: DeliverableRow, decision: Decision, now: datetime) -> State:
+    def backdate(self, row: DeliverableRow, decision: Decision, now: datetime,
+                 event: dict[str, Any]) -> State:
         deliverable = row.deliverable
         self.bump(deliverable, now)
         assert decision.entry is not None
         record_changes(self.session, entries=[decision.entry], scope=[deliverable.id])
+        self.session.connection().execute(ADD_EVENT, event)
         status, percent = self.session.connection().execute(
             statements.CURRENT_STATE, {"target_id": deliverable.id}).one()
         return status, percent
@@ -173,9 +182,28 @@ class Autocommit:
         raise NeedsTransaction  # a backdated change: several statements
 
     def append(self, row: DeliverableRow, decision: Decision) -> None:
-        written = self.connection.execute(statements.APPEND_AND_BUMP, decision.parameters or {})
+        from psycopg.types.json import Json  # the driver's own JSON: no SQLAlchemy types here
+
+        parameters = decision.parameters or {}
+        parameters = {**parameters, "event_data": Json(parameters["event_data"])}
+        written = self.connection.execute(statements.APPEND_AND_BUMP, parameters)
         if written.rowcount != 1:
             raise NeedsTransaction  # another writer came first: its path answers 412
 
-    def backdate(self, row: DeliverableRow, decision: Decision, now: datetime) -> State:
+    def backdate(self, row: DeliverableRow, decision: Decision, now: datetime,
+                 event: dict[str, Any]) -> State:
         raise NeedsTransaction
+
+
+def status_changed_event(row: DeliverableRow, entry: dict[str, Any], *, author: Author,
+                         now: datetime) -> dict[str, Any]:
+    """The parameters of a status change's event: what changed, where, by whom."""
+    deliverable = row.deliverable
+    data = {"deliverable": deliverable.code, "action_line": row.action_line,
+            "measure": row.measure, "from_status": entry["from_status"],
+            "to_status": entry["to_status"], "percent_complete": entry["percent_complete"],
+            "note": entry["note"], "evidence_url": entry["evidence_url"],
+            "effective_at": entry["effective_at"].isoformat().replace("+00:00", "Z"),
+            "version": deliverable.version + 1}
+    return event_parameters(EventType.status_changed, mandate_id=deliverable.mandate_id,
+                            author=author, data=data, at=now)

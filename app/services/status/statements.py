@@ -2,14 +2,15 @@
 
 A status change that comes after every entry (the usual case) writes the deliverable's new
 version and state, closes the entry in effect and adds the new one; each of its statements
-takes the same parameters (:func:`app.services.status.decision.append_parameters`). On
-PostgreSQL the three are one statement (:data:`APPEND_AND_BUMP`); elsewhere they run one
-after the other in the same transaction.
+takes the same parameters (:func:`app.services.status.decision.append_parameters`, with the
+event's). On PostgreSQL the three, and the change's event, are one statement
+(:data:`APPEND_AND_BUMP`); elsewhere they run one after the other in the same transaction.
 """
 
 from sqlalchemy import Integer, bindparam, exists, insert, select, update
 
 from app.models import DataVersionBump, Deliverable, StatusChange
+from app.services.changes.events import EVENT_PARAMETERS, EVENTS
 from app.services.status.history import ENTRY_COLUMNS, in_effect_at
 
 _DELIVERABLES = Deliverable.__table__  # type: ignore[attr-defined]
@@ -53,8 +54,12 @@ _ADDED = insert(_ENTRIES).from_select(
     list(ENTRY_COLUMNS),
     select(*[bindparam(f"new_{name}", type_=_ENTRIES.c[name].type) for name in ENTRY_COLUMNS]
            ).select_from(_BUMPED))
+_EVENT = insert(EVENTS).from_select(
+    list(EVENT_PARAMETERS), select(*EVENT_PARAMETERS.values()).select_from(_BUMPED)
+).cte("event")
+"""The change's event in the change log (app/services/changes/events.py), only if written."""
 APPEND_IF_UNCHANGED = (
-    _ADDED.add_cte(_CLOSED, nest_here=True)
+    _ADDED.add_cte(_CLOSED, _EVENT, nest_here=True)
     .execution_options(preserve_rowcount=True)  # an INSERT's rowcount is kept only if asked
 )
 """The appended change in one statement; its rowcount is 1 if it was written, else 0."""
@@ -62,7 +67,7 @@ _BUMP_ASKED = insert(DataVersionBump.__table__).from_select(  # type: ignore[att
     ["mandate_id"], select(bindparam("bump_mandate", type_=Integer)).select_from(_BUMPED)
 ).cte("bump")
 APPEND_AND_BUMP = (
-    _ADDED.add_cte(_CLOSED, _BUMP_ASKED, nest_here=True)
+    _ADDED.add_cte(_CLOSED, _EVENT, _BUMP_ASKED, nest_here=True)
     .execution_options(preserve_rowcount=True)
 )
 """The same, asking for the mandate's data version bump too (the transaction's first write
