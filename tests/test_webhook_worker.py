@@ -538,3 +538,25 @@ def test_an_answer_with_nul_characters_is_logged_without_them(
         [logged] = _deliveries(client, admin, made["id"])
     assert logged["response_excerpt"] == "bad\ufffdanswer \ufffd"
     assert receiver.received[0].headers["accept-encoding"] == "identity"
+
+
+def test_a_status_change_through_the_api_reaches_the_subscriber(
+        engine: Engine, metropolis: None, admin: dict[str, str], editor: dict[str, str],
+        receiver: Receiver) -> None:
+    """End to end: the change's own transaction writes its event; the worker delivers it,
+    naming the editor who made it."""
+    settings = _settings(engine)
+    path = "/api/v1/mandates/2018-2020/deliverables/L1M3D2"
+    with make_client(engine, **settings.model_dump(exclude={"database_url"})) as client:
+        _subscribe(client, admin, receiver.url, mandate="2018-2020")
+        before = client.get(path)
+        status = "cancelled" if before.json()["status"] != "cancelled" else "not_started"
+        changed = client.post(f"{path}/status", json={"status": status}, headers={
+            **editor, "If-Match": before.headers["etag"]})
+        assert changed.status_code == 200, changed.text
+    assert run_once(engine, settings).statuses == ["delivered"]
+    [got] = receiver.received
+    body = json.loads(got.body)
+    assert (body["type"], body["mandate"]) == ("deliverable.status_changed", "2018-2020")
+    assert body["author"] == {"name": "editor-ana", "role": "editor"}
+    assert body["data"]["deliverable"] == "L1M3D2"
