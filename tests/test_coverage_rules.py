@@ -148,6 +148,9 @@ BREAKS: dict[str, tuple[Change, set[str], dict[str, Any]]] = {
     "deliverable.overdue": (_set("L3M1D1", due_date="2026-05-31"), {"L3M1D1"}, {}),
     "deliverable.in-progress-without-percent": (
         _set("L1M1D2", percent_complete=None), {"L1M1D2"}, {}),
+    "deliverable.completed-short-of-target": (
+        _set("L3M2D1", quantity={"target": 10000, "actual": 9200, "unit": "street trees"}),
+        {"L3M2D1"}, {}),
     "deliverable.stale": (lambda data: data.update(as_of="2026-04-01"), OPEN_DELIVERABLES, {}),
     "deliverable.evidence-missing": (lambda data: None, {"L3M2D1"},
                                      {"evidence": {"L3M2D1": False}}),
@@ -193,7 +196,8 @@ def test_default_severities() -> None:
     assert {rule_id for rule_id, s in defaults.severities.items() if s == Severity.warning} == {
         "structure.code-prefix", "deliverable.in-progress-without-percent", "deliverable.stale",
         "indicator.baseline-missing", "records.kind-unfilled", "records.derived-without-records",
-        "records.typed-and-derived"}
+        "records.typed-and-derived", "deliverable.completed-short-of-target",
+        "records.derived-differs-from-reported"}
     assert {rule_id for rule_id, s in defaults.severities.items() if s == Severity.off} == {
         "deliverable.evidence-missing"}
 

@@ -20,7 +20,7 @@ def _row(version: int = 3, entry: EntryInEffect | None = None) -> DeliverableRow
     state = DeliverableState(
         id=12, mandate_id=1, measure_id=4, code="L1M3D2", title="Parity", status="in_progress",
         percent_complete=40.0, weight=2.0, owner=None, due_date=None, position=0,
-        version=version, updated_at=LAST_WEEK)
+        version=version, updated_at=LAST_WEEK, quantity=None)
     return DeliverableRow(state, "L1", "L1M3", ["gender"], entry)
 
 

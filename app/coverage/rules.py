@@ -781,19 +781,22 @@ def typed_and_derived(ctx: Context) -> Outcome:
       "A derived indicator's value for a period is not the figure a report printed for it "
       "(`reported`), as printed: to its decimals (rounded or truncated), or as its "
       "qualifier says (at_least, more_than, almost; about within 5%). Judged when the "
-      "check reads the service, which computes the derived values; skipped for a file.",
+      "check reads the service, which computes the derived values; skipped for a file "
+      "that has reported figures.",
       "Find what the records miss or hold in excess (docs/metropolis-records.md shows how "
       "the bundled differences were traced), or correct the reported figure.")
 def derived_differs_from_reported(ctx: Context) -> Outcome:
     computed = ctx.input.indicator_values
+    judged = [(path, indicator) for path, indicator in ctx.indicators
+              if indicator.derived is not None and indicator.reported]
+    label = "derived indicators agreeing with their reported figures"
     if computed is None:
+        if not judged:
+            return tally(label, 0, [])
         return Outcome(skipped="the derived values are computed only when the check reads "
                                "the service")
-    judged, hits = 0, []
-    for path, indicator in ctx.indicators:
-        if indicator.derived is None or not indicator.reported:
-            continue
-        judged += 1
+    hits = []
+    for path, indicator in judged:
         values = computed.get(indicator.code, {})
         differing = [(figure, values[figure.period]) for figure in indicator.reported
                      if figure.period in values and not agrees_with_printed(
@@ -805,4 +808,4 @@ def derived_differs_from_reported(ctx: Context) -> Outcome:
             hits.append(Hit("indicator", indicator.code, f"{path}.reported",
                             f"indicator {indicator.code}: the records give {said}: find "
                             "what the records miss, or correct the reported figure"))
-    return tally("derived indicators agreeing with their reported figures", judged, hits)
+    return tally(label, len(judged), hits)
