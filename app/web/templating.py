@@ -18,6 +18,7 @@ from app.reports.vocabulary import (
     whole_percent,
     word,
 )
+from app.services.changes.events import EventType
 
 HERE = Path(__file__).parent
 TEMPLATES_DIR = HERE / "templates"
@@ -57,4 +58,5 @@ templates.env.filters.update(
     attainment_word=attainment_word, figure=figure, amount=amount, number=number, when=when,
     iso=iso,
     day=day)
-templates.env.globals.update(version=__version__, NOTHING=NOTHING)
+templates.env.globals.update(version=__version__, NOTHING=NOTHING,
+                             change_types=[event.value for event in EventType])

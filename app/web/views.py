@@ -27,6 +27,7 @@ from app.reports.build import (
 )
 from app.reports.figures import amount
 from app.schemas.api import IndicatorOut
+from app.services.changes.stream import latest_id
 from app.services.indicators.attainment import Thresholds
 from app.services.indicators.service import indicator_views
 from app.services.paging import PageRequest
@@ -213,7 +214,9 @@ def _common(session: Session, mandate: Mandate, filters: PageFilters, scope: Sco
 
 def dashboard(session: Session, *, mandate: Mandate, filters: PageFilters,
               thresholds: Thresholds, now: datetime) -> dict[str, Any]:
-    """The mandate's figures, chart, action lines, indicators and recent activity."""
+    """The mandate's figures, chart, action lines, indicators and recent activity, and the
+    change log's newest id before them: where the page's live updates start reading."""
+    changes_since = latest_id(session)
     query = _query(mandate, filters, thresholds)
     scope = scoped_progress(session, mandate=mandate, query=query)
     views = indicator_views(session, mandate=mandate, thresholds=thresholds)
@@ -231,6 +234,7 @@ def dashboard(session: Session, *, mandate: Mandate, filters: PageFilters,
         "chart": chart,
         "indicator_groups": indicator_groups(session, views=views, line_titles=line_titles),
         "feed": feed.data, "feed_total": feed.count, "thresholds": thresholds,
+        "changes_since": changes_since,
     }
 
 
