@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -75,16 +76,26 @@ def browser() -> Iterator[Any]:
 
 
 class Problems:
-    """Console errors, uncaught exceptions and failed requests seen by a page."""
+    """Console errors, uncaught exceptions and failed requests seen by a page.
+
+    The dashboard's change stream is a request that stays open: leaving the page (a
+    reload, a link, closing the tab) cuts it, and the browser reports it aborted. That
+    alone is no problem; any other failure of it is."""
 
     def __init__(self, page: Any) -> None:
         self.seen: list[str] = []
         page.on("console", lambda m: m.type == "error" and self.seen.append(
             f"console: {m.text}"))
         page.on("pageerror", lambda e: self.seen.append(f"page error: {e}"))
-        page.on("requestfailed", lambda r: self.seen.append(f"failed: {r.url}"))
+        page.on("requestfailed", self._failed)
         page.on("response", lambda r: r.status >= 400 and self.seen.append(
             f"{r.status}: {r.url}"))
+
+    def _failed(self, request: Any) -> None:
+        if urlsplit(request.url).path.endswith("/changes") and (
+                request.failure == "net::ERR_ABORTED"):
+            return
+        self.seen.append(f"failed: {request.url} ({request.failure})")
 
 
 def _shown_figures(page: Any) -> dict[str, str]:

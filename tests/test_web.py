@@ -1,6 +1,7 @@
 """The dashboard pages: what they show, that it equals the API, filters, as_of, access."""
 
 import fnmatch
+import re
 import tomllib
 from datetime import UTC, date, datetime
 from html.parser import HTMLParser
@@ -230,15 +231,21 @@ def test_page_is_semantic_and_keyboard_usable(client: TestClient) -> None:
 @pytest.mark.usefixtures("metropolis")
 def test_everything_the_page_loads_is_served_by_the_app(client: TestClient) -> None:
     doc = page(client, PAGE)
-    assert doc.find_all("script") == []
+    # One script, the live updates' (docs/dashboard.md): the page needs none.
+    assert [node.attrs.get("src") for node in doc.find_all("script")] == ["/static/live.js"]
     loaded = [node.attrs.get("src") or node.attrs.get("href") or ""
-              for node in doc.find_all("link") + doc.find_all("img")]
+              for node in doc.find_all("link") + doc.find_all("img") + doc.find_all("script")]
     assert loaded and all(url.startswith("/static/") for url in loaded)
     for url in loaded:
         assert client.get(url).status_code == 200
     css = client.get("/static/planpulse.css")
     assert css.headers["content-type"].startswith("text/css")
     assert "http:" not in css.text and "https:" not in css.text and "@import" not in css.text
+    script = client.get("/static/live.js")
+    assert script.headers["content-type"].startswith(("text/javascript",
+                                                      "application/javascript"))
+    assert "http:" not in script.text and "https:" not in script.text
+    assert not re.search(r"^\s*import\b|\bimport\s*\(", script.text, re.MULTILINE)  # a module
 
 
 @pytest.mark.usefixtures("metropolis")

@@ -94,4 +94,8 @@ def test_deliverables_show_their_quantity(client: TestClient) -> None:
 @pytest.mark.usefixtures("figures")
 def test_no_script_is_needed(client: TestClient) -> None:
     doc = page(client, PAGE)
-    assert doc.find_all("script") == []
+    # The only script keeps the progress figures live; it writes no indicator's figure.
+    assert [node.attrs.get("src") for node in doc.find_all("script")] == ["/static/live.js"]
+    for row in doc.find_all("tr"):
+        if row.attrs.get("data-code") and "data-status" not in row.attrs:  # an indicator
+            assert not [node for node in row.find_all() if "data-figure" in node.attrs]
