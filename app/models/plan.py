@@ -114,6 +114,7 @@ class Measure(SQLModel, table=True):
     code: str = Field(sa_column=Column(String(CODE_LENGTH), nullable=False))
     title: str = Field(sa_column=Column(Text, nullable=False))
     position: int = Field(default=0, nullable=False)
+    owner: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
 
 
 class Deliverable(SQLModel, table=True):

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Column, String
+from sqlalchemy import JSON, CheckConstraint, Column, String
 from sqlmodel import Field, SQLModel
 
 from app.models import base as _base  # noqa: F401  (naming convention first)
@@ -21,3 +21,9 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    scopes: list[str] | None = Field(
+        default=None, sa_column=Column(JSON(none_as_null=True), nullable=True),
+        description="MANDATE, MANDATE:LINE or MANDATE:MEASURE; null: every mandate")
+    person: str | None = Field(
+        default=None, sa_column=Column(String(200), nullable=True),
+        description="The person the token speaks for, as plans name owners")
