@@ -20,7 +20,8 @@ from app.reports.formats import Part, ReportFormat
 from app.schemas.fields import PERIOD_PATTERN
 from app.schemas.plan_file import parse_plan_text
 from app.schemas.records_file import parse_records_text
-from app.services.access import audit, tokens
+from app.services.access import audit, scopes, tokens
+from app.services.access.scopes import EVERYWHERE
 from app.services.plan.exporter import dump_yaml, export_plan, to_json_ready
 from app.services.plan.importer import ImportReport, import_plan
 from app.services.records import sheet
@@ -301,14 +302,24 @@ def token_create(
     name: Annotated[str, typer.Option(help="Who or what uses it; shown in history.")],
     expires_in: Annotated[int | None, typer.Option("--expires-in", min=1,
                                                    help="Days until it expires.")] = None,
+    scope: Annotated[list[str] | None, typer.Option(
+        "--scope", help="MANDATE, MANDATE:LINE or MANDATE:MEASURE; repeat for several. "
+        "None: every mandate.")] = None,
+    person: Annotated[str | None, typer.Option(
+        help="The person the token speaks for, as plans name owners.")] = None,
 ) -> None:
     """Create a token and print it, alone, on stdout. It is not shown again."""
     try:
         with unit_of_work(_database()) as session:
+            reach = scopes.granted(session, scope or [], by=EVERYWHERE, field="--scope")
             token, secret = tokens.create_token(session, name=name, role=role,
-                                                expires_in_days=expires_in)
+                                                expires_in_days=expires_in, reach=reach,
+                                                person=person)
             audit.record(session, actor=CLI_ACTOR, action="token.create", target=name,
-                         detail={"role": role.value, "expires_at": token.expires_at})
+                         detail={"role": role.value, "expires_at": token.expires_at,
+                                 "scopes": reach.texts(), "person": person})
+    except InvalidInput as error:
+        raise _fail("; ".join(error.lines()), EXIT_UNUSABLE_INPUT) from None
     except PlanpulseError as error:
         raise _fail(error.detail) from None
     typer.echo(secret)
@@ -321,7 +332,9 @@ def token_list() -> None:
         for token in tokens.list_tokens(session):
             state = ("revoked" if token.revoked_at else
                      f"expires {token.expires_at:%Y-%m-%d}" if token.expires_at else "active")
-            typer.echo(f"{token.name}\t{token.role}\t{state}\tcreated {token.created_at:%Y-%m-%d}")
+            reach = " ".join(token.scopes) if token.scopes else "everything"
+            typer.echo(f"{token.name}\t{token.role}\t{state}\tcreated "
+                       f"{token.created_at:%Y-%m-%d}\t{reach}")
 
 
 @token_app.command("revoke")

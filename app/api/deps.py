@@ -21,7 +21,8 @@ from app.errors import (
     database_trouble,
 )
 from app.models import Mandate, Role
-from app.services.access import tokens
+from app.services.access import scopes, tokens
+from app.services.access.scopes import Reach
 from app.services.access.tokens import Caller
 from app.services.lookup import get_mandate
 from app.services.paging import PageRequest
@@ -170,8 +171,11 @@ class Access:
 
     def _caller(self, runner: Runner) -> Caller:
         caller = tokens.authenticate(runner, secret=self.secret)
-        tokens.require_role(caller, self.role,
-                            public_read=self.request.app.state.settings.public_read)
+        public_read = self.request.app.state.settings.public_read
+        tokens.require_role(caller, self.role, public_read=public_read)
+        mandate = self.request.path_params.get("mandate")
+        if mandate is not None:
+            scopes.require_visible(caller.reach, mandate, public_read=public_read)
         return caller
 
     def _autocommit_first(self, work: Callable[[Writer, Caller], T]) -> T:
@@ -225,11 +229,31 @@ def access(role: Role) -> Callable[[Request], Coroutine[Any, Any, Access]]:
 EditorAccess = Annotated[Access, Depends(access(Role.editor))]
 
 
-def mandate_from_path(mandate: str, session: SessionDep) -> Mandate:
+def reach_of(caller: Caller | None) -> Reach | None:
+    """The caller's reach; None without a token."""
+    return None if caller is None else caller.reach
+
+
+def mandate_from_path(mandate: str, session: SessionDep, token: TokenDep,
+                      settings: SettingsDep) -> Mandate:
+    """The mandate the path names, if the caller may read it (else 404, as if unknown)."""
+    scopes.require_visible(reach_of(token), mandate, public_read=settings.public_read)
     return get_mandate(session, code=mandate)
 
 
 MandateDep = Annotated[Mandate, Depends(mandate_from_path)]
+
+
+async def visible_mandate_code(mandate: str, token: TokenDep, request: Request) -> str:
+    """The mandate code the path names, if the caller may read that mandate (else 404):
+    :data:`MandateDep`'s check, for routes that look the mandate up themselves. Async: no
+    thread hop of its own."""
+    scopes.require_visible(reach_of(token), mandate,
+                           public_read=request.app.state.settings.public_read)
+    return mandate
+
+
+MandateCode = Annotated[str, Depends(visible_mandate_code)]
 
 
 MAX_OFFSET = 1_000_000_000

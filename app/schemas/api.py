@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.models.enums import Qualifier, Status
 
@@ -84,6 +84,8 @@ class TreeDeliverable(BaseModel):
 class TreeMeasure(BaseModel):
     code: str
     title: str
+    owner: str | None = Field(default=None, description="The person or team responsible "
+                              "for the measure.")
     deliverables: list[TreeDeliverable]
 
 
@@ -141,13 +143,20 @@ class RollupPolicy(BaseModel):
         examples=[True], description="Whether not_achieved stays in the denominators.")
 
 
-class MeasureProgress(BaseModel):
+class ProgressNode(BaseModel):
+    """What the rollup shows of an action line and of a measure alike."""
+
     code: str
     title: str
     totals: ProgressTotals
     explain: dict[str, Any] | None = Field(
         default=None, description="With ?explain=true: formula, policy, weights, and the "
         "deliverables counted or left out and why.")
+
+
+class MeasureProgress(ProgressNode):
+    owner: str | None = Field(default=None, description="The person or team responsible "
+                              "for the measure.")
 
 
 class IndicatorSummary(BaseModel):
@@ -163,7 +172,7 @@ class IndicatorSummary(BaseModel):
     women_share: float | None
 
 
-class ActionLineProgress(MeasureProgress):
+class ActionLineProgress(ProgressNode):
     measures: list[MeasureProgress]
     indicators: list[IndicatorSummary] = Field(default_factory=list)
 
@@ -321,6 +330,14 @@ class TokenPublic(BaseModel):
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    scopes: list[str] = Field(default_factory=list, description="MANDATE, MANDATE:LINE or "
+                              "MANDATE:MEASURE; empty: every mandate.")
+    person: str | None = None
+
+    @field_validator("scopes", mode="before")
+    @classmethod
+    def _no_scopes_is_empty(cls, value: Any) -> Any:
+        return value or []
 
 
 class TokenCreated(TokenPublic):

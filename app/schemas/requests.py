@@ -13,10 +13,11 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from app.models.enums import Role, Status
-from app.schemas.fields import PERIOD_PATTERN, Tag
+from app.schemas.fields import CODE_LENGTH, PERIOD_PATTERN, Tag
 from app.schemas.figures import FigureForm
 from app.schemas.plan_file import MAX_WEIGHT, percent_only_in_progress
 from app.schemas.records_file import CellValue
@@ -117,10 +118,37 @@ class BatchStatusIn(_Body):
     changes: Annotated[list[BatchItem], Field(min_length=1, max_length=500)]
 
 
+ScopeText = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1,
+                                               max_length=2 * CODE_LENGTH + 1)]
+
+
 class TokenIn(_Body):
     name: Annotated[Text, StringConstraints(min_length=1, max_length=200, pattern=r"^\S+$")]
     role: Role
     expires_in_days: Annotated[int, Strict(), Field(ge=1, le=3650)] | None = None
+    scope: ScopeText | None = Field(
+        default=None, examples=["2018-2020:L2"],
+        description="One scope: MANDATE, MANDATE:LINE or MANDATE:MEASURE (docs/access.md).")
+    scopes: list[ScopeText] | None = Field(
+        default=None, max_length=50, examples=[["2018-2020:L2", "2018-2020:L1M3"]],
+        description="Several scopes. Neither this nor `scope`: every mandate, which only a "
+        "token without scopes may grant.")
+    person: Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1,
+                                              max_length=200)] | None = Field(
+        default=None, examples=["Ana Ruiz"],
+        description="The person the token speaks for, as plans name owners.")
+
+    @model_validator(mode="after")
+    def _scope_or_scopes(self) -> "TokenIn":
+        if self.scope is not None and self.scopes is not None:
+            raise ValueError("send scope or scopes, not both")
+        return self
+
+    def wanted_scopes(self) -> tuple[list[str], str]:
+        """The scopes asked for, and the field they came in (for error paths)."""
+        if self.scope is not None:
+            return [self.scope], "scope"
+        return list(self.scopes or []), "scopes"
 
 
 class IndicatorValueIn(FigureForm, _Body):

@@ -14,10 +14,21 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from app.api import responses
-from app.api.deps import CommitBeforeResponse, Reader, SessionDep, SettingsDep, api_router
+from app.api.deps import (
+    CommitBeforeResponse,
+    MandateCode,
+    Reader,
+    SessionDep,
+    SettingsDep,
+    api_router,
+    reach_of,
+)
 from app.errors import PROBLEM_JSON
+from app.models import Mandate
 from app.models.types import utcnow
 from app.schemas.text import CleanText
+from app.services.access import scopes
+from app.services.access.tokens import Caller
 from app.services.lookup import get_mandate
 from app.settings import Settings
 from app.web import records, views
@@ -110,42 +121,53 @@ def _page(request: Request, build: Callable[[], tuple[str, dict[str, Any]]]) -> 
 
 
 @router.get("/", **PAGE)
-def show_home(request: Request, session: SessionDep, settings: SettingsDep, _reader: Reader,
+def show_home(request: Request, session: SessionDep, settings: SettingsDep, reader: Reader,
               params: Annotated[PageParams, Depends()]) -> Response:
     """The dashboard of the newest mandate (the bundled plan, out of the box)."""
-    return _dashboard(request, session, settings, params, None)
+    return _dashboard(request, session, settings, params, None, reader)
 
 
 @router.get("/mandates/{mandate}", **PAGE)
-def show_mandate_dashboard(mandate: str, request: Request, session: SessionDep,
-                           settings: SettingsDep, _reader: Reader,
+def show_mandate_dashboard(mandate: MandateCode, request: Request, session: SessionDep,
+                           settings: SettingsDep, reader: Reader,
                            params: Annotated[PageParams, Depends()]) -> Response:
     """A mandate's dashboard: progress, burn-up chart, action lines, indicators, activity."""
-    return _dashboard(request, session, settings, params, mandate)
+    return _dashboard(request, session, settings, params, mandate, reader)
+
+
+def _visible(mandates: list[Mandate], reader: Caller | None, settings: Settings
+             ) -> list[Mandate]:
+    """The mandates the reader may see (the mandate switcher leaves out the others)."""
+    only = scopes.visible_mandates(reach_of(reader), public_read=settings.public_read)
+    return mandates if only is None else [item for item in mandates if item.code in only]
 
 
 def _dashboard(request: Request, session: Session, settings: Settings, params: PageParams,
-               code: str | None) -> Response:
-    """The dashboard of the mandate ``code``, or of the newest one."""
+               code: str | None, reader: Caller | None) -> Response:
+    """The dashboard of the mandate ``code``, or of the newest one the reader may see."""
+
+    def visible(mandates: list[Mandate]) -> list[Mandate]:
+        return _visible(mandates, reader, settings)
 
     def build() -> tuple[str, dict[str, Any]]:
         filters = views.PageFilters.parse(**params.fields)
         if code is None:
-            mandate, mandates = views.default_mandate(session)
-            if mandate is None:
+            mandates = visible(views.default_mandate(session)[1])
+            if not mandates:
                 return "empty.html", {"mandates": mandates}
+            mandate = mandates[0]
         else:
             mandate = get_mandate(session, code=code)
-        return "dashboard.html", views.dashboard(
-            session, mandate=mandate, filters=filters, thresholds=settings.thresholds,
-            now=utcnow())
+        context = views.dashboard(session, mandate=mandate, filters=filters,
+                                  thresholds=settings.thresholds, now=utcnow())
+        return "dashboard.html", {**context, "mandates": visible(context["mandates"])}
 
     return _page(request, build)
 
 
 @router.get("/mandates/{mandate}/deliverables", **PAGE)
-def show_deliverables(mandate: str, request: Request, session: SessionDep,
-                      settings: SettingsDep, _reader: Reader,
+def show_deliverables(mandate: MandateCode, request: Request, session: SessionDep,
+                      settings: SettingsDep, reader: Reader,
                       params: Annotated[PageParams, Depends()],
                       action_line: Text = None, measure: Text = None,
                       q: Annotated[CleanText | None, Query(
@@ -158,8 +180,10 @@ def show_deliverables(mandate: str, request: Request, session: SessionDep,
         filters = views.PageFilters.parse(**params.fields, action_line=action_line,
                                           measure=measure, q=q)
         found = get_mandate(session, code=mandate)
-        return "deliverables.html", views.deliverables_page(
-            session, mandate=found, filters=filters, thresholds=settings.thresholds)
+        context = views.deliverables_page(session, mandate=found, filters=filters,
+                                          thresholds=settings.thresholds)
+        return "deliverables.html", {**context,
+                                     "mandates": _visible(context["mandates"], reader, settings)}
 
     return _page(request, build)
 

@@ -28,7 +28,8 @@ from app.models import Indicator, Mandate
 from app.schemas.api import IndicatorOut, IndicatorValueOut, Page
 from app.schemas.plan_file import IndicatorSpec
 from app.schemas.requests import IndicatorValueIn
-from app.services.access import audit
+from app.services.access import audit, scopes
+from app.services.access.tokens import Caller
 from app.services.indicators import service
 from app.services.lookup import get_by_code
 from app.services.periods import parse_instant
@@ -52,6 +53,24 @@ def reading_from_query(
 
 
 ReadingDep = Annotated[service.Reading, Depends(reading_from_query)]
+
+
+def _require_indicator(session: Session, caller: Caller, indicator: Indicator,
+                       mandate: Mandate) -> None:
+    """403 unless the caller's scopes cover where the indicator is linked (one of no line
+    or measure belongs to the whole mandate)."""
+    place = scopes.place_of_indicator(session, mandate=mandate.code,
+                                      action_line_id=indicator.action_line_id,
+                                      measure_id=indicator.measure_id)
+    scopes.require_place(caller.reach, place, what=f"Indicator {indicator.code}")
+
+
+def _require_definition(session: Session, caller: Caller, spec: IndicatorSpec,
+                        mandate: Mandate) -> None:
+    """403 unless the caller's scopes cover where the definition links the indicator."""
+    place = scopes.place_of_link(session, mandate=mandate.code,
+                                 action_line=spec.action_line, measure=spec.measure)
+    scopes.require_place(caller.reach, place, what=f"Indicator {spec.code}")
 
 
 def _one(session: Session, mandate: Mandate, code: str, settings: Settings,
@@ -101,6 +120,7 @@ def record_indicator_value(mandate: MandateDep, code: str, body: IndicatorValueI
                            if_match: IfMatch = None) -> Response:
     """Record a value for a period; it supersedes an earlier one for that period."""
     indicator = get_by_code(session, Indicator, mandate=mandate, code=code)
+    _require_indicator(session, token, indicator, mandate)
     service.record_value(session, indicator=indicator, if_match=if_match,
                          period=body.period, value=body.value, parts=body.parts,
                          note=body.note, source=body.source, actor=token.name, form=body,
@@ -113,6 +133,7 @@ def record_indicator_value(mandate: MandateDep, code: str, body: IndicatorValueI
 def create_indicator(mandate: MandateDep, spec: IndicatorSpec, session: SessionDep,
                      settings: SettingsDep, admin: Admin, request: Request) -> Response:
     """Define a new indicator (with targets, and values if any)."""
+    _require_definition(session, admin, spec, mandate)
     service.save_indicator(session, mandate=mandate, spec=spec, actor=admin.name)
     audit.record(session, actor=admin.name, action="indicator.create",
                  target=f"{mandate.code}/{spec.code}")
@@ -131,7 +152,9 @@ def replace_indicator(mandate: MandateDep, code: str, spec: IndicatorSpec,
     if spec.code != code:
         raise InvalidInput([FieldError("code", f"{spec.code!r} does not match the URL's "
                                                f"{code!r}")])
-    get_by_code(session, Indicator, mandate=mandate, code=code)
+    indicator = get_by_code(session, Indicator, mandate=mandate, code=code)
+    _require_indicator(session, admin, indicator, mandate)
+    _require_definition(session, admin, spec, mandate)
     service.save_indicator(session, mandate=mandate, spec=spec, actor=admin.name,
                            replacing=True, if_match=if_match)
     audit.record(session, actor=admin.name, action="indicator.replace",
@@ -144,6 +167,7 @@ def delete_indicator(mandate: MandateDep, code: str, session: SessionDep, admin:
                      if_match: IfMatch = None) -> Response:
     """Delete an indicator with its targets and values."""
     indicator = get_by_code(session, Indicator, mandate=mandate, code=code)
+    _require_indicator(session, admin, indicator, mandate)
     service.delete_indicator(session, indicator=indicator, if_match=if_match)
     audit.record(session, actor=admin.name, action="indicator.delete",
                  target=f"{mandate.code}/{code}")

@@ -13,8 +13,10 @@ from app.api.deps import (
     PagingDep,
     Reader,
     SessionDep,
+    SettingsDep,
     WholePagingDep,
     api_router,
+    reach_of,
 )
 from app.api.files import raw_body, sent_format, wants_yaml
 from app.errors import FieldError, InvalidInput
@@ -27,7 +29,7 @@ from app.schemas.api import (
 )
 from app.schemas.plan_file import PlanFile, parse_plan_text
 from app.schemas.text import CleanText
-from app.services.access import audit
+from app.services.access import audit, scopes
 from app.services.changes.events import Author
 from app.services.periods import parse_instant
 from app.services.plan.activity import activity
@@ -38,9 +40,11 @@ from app.services.plan.importer import ImportReport, import_plan
 router = api_router(prefix="/api/v1/mandates", tags=["mandates"])
 
 @router.get("", response_model=Page[MandateSummary])
-def list_mandates(session: SessionDep, _reader: Reader, paging: WholePagingDep) -> dict[str, Any]:
-    """Every mandate, newest first."""
-    return mandate_page(session, page=paging).as_dict()
+def list_mandates(session: SessionDep, reader: Reader, settings: SettingsDep,
+                  paging: WholePagingDep) -> dict[str, Any]:
+    """Every mandate the caller may read, newest first."""
+    only = scopes.visible_mandates(reach_of(reader), public_read=settings.public_read)
+    return mandate_page(session, page=paging, only=only).as_dict()
 
 
 @router.get("/{mandate}", response_model=MandateTree)
@@ -102,11 +106,14 @@ def export_mandate_plan(
 )
 def import_mandate_plan(
     mandate: str, request: Request, body: Annotated[bytes, Depends(raw_body)],
-    session: SessionDep, admin: Admin,
+    session: SessionDep, admin: Admin, settings: SettingsDep,
     prune: Annotated[bool, Query(description="Delete what the file no longer lists.")] = False,
 ) -> dict[str, Any]:
     """Import a plan file (JSON or YAML): validated whole, then upserted by code, all or
-    nothing. Creates the mandate when it does not exist yet."""
+    nothing. Creates the mandate when it does not exist yet. A scoped token needs a scope
+    on the whole mandate."""
+    scopes.require_write(admin.reach, mandate, what=f"The plan of mandate {mandate!r}",
+                         public_read=settings.public_read)
     fmt = sent_format(request, what="plan")
     plan = parse_plan_text(body, fmt=fmt)
     if plan.mandate.code != mandate:

@@ -23,12 +23,12 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.api.deps import CommitBeforeResponse, IfNoneMatch, api_router, current_token
+from app.api.deps import CommitBeforeResponse, IfNoneMatch, api_router, current_token, reach_of
 from app.api.responses import NOT_MODIFIED
 from app.conditional import none_match, not_modified, validators, view_tag
 from app.db import reading, unit_of_work
 from app.errors import FieldError, InvalidInput, NotFound, database_trouble
-from app.models import ApiToken, Mandate, Role, Status
+from app.models import Mandate, Role, Status
 from app.models.types import utcnow
 from app.schemas.api import (
     ActionLineProgressOut,
@@ -38,7 +38,8 @@ from app.schemas.api import (
     SeriesOut,
 )
 from app.schemas.text import CleanText
-from app.services.access import tokens
+from app.services.access import scopes, tokens
+from app.services.access.tokens import Caller
 from app.services.indicators.attainment import Thresholds
 from app.services.lookup import get_mandate
 from app.services.periods import END_OF_DAY, Interval, interval_ends, parse_instant
@@ -50,7 +51,7 @@ NOW = "\x1fplanpulse-now\x1f"
 """Stands for the answer's "as_of" when it is the time of the request: spliced in as served."""
 
 
-async def reader(request: Request) -> ApiToken | None:
+async def reader(request: Request) -> Caller | None:
     """The Reader rule (app.api.deps) without a thread or a session when there is no token
     to look up."""
     settings = request.app.state.settings
@@ -62,15 +63,18 @@ async def reader(request: Request) -> ApiToken | None:
 reader.required_role = Role.viewer  # type: ignore[attr-defined]  # read by the access tests
 
 
-def _authenticated_reader(request: Request) -> ApiToken | None:
+def _authenticated_reader(request: Request) -> Caller | None:
+    public_read = request.app.state.settings.public_read
     with unit_of_work(reading(request.app.state.engine)) as session:
         token = current_token(request, session)
-        tokens.require_role(token, Role.viewer,
-                            public_read=request.app.state.settings.public_read)
-        return token
+        tokens.require_role(token, Role.viewer, public_read=public_read)
+    mandate = request.path_params.get("mandate")
+    if mandate is not None:
+        scopes.require_visible(reach_of(token), mandate, public_read=public_read)
+    return token
 
 
-Reader = Annotated[ApiToken | None, Depends(reader)]
+Reader = Annotated[Caller | None, Depends(reader)]
 
 
 @dataclass
@@ -336,6 +340,9 @@ async def compare_mandates(
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     """Several mandates' totals and action lines side by side."""
-    return await _answer(request, _codes(mandates), params, if_none_match,
+    codes = _codes(mandates)
+    scopes.require_visible(reach_of(_reader), codes,
+                           public_read=request.app.state.settings.public_read)
+    return await _answer(request, codes, params, if_none_match,
                          lambda session, found: service.compare(
                              session, mandates=found, query=params.query(found[0])))

@@ -7,9 +7,19 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from app.api import responses
-from app.api.deps import Admin, Editor, IfMatch, PagingDep, Reader, SessionDep, api_router
+from app.api.deps import (
+    Admin,
+    Editor,
+    IfMatch,
+    PagingDep,
+    Reader,
+    SessionDep,
+    SettingsDep,
+    api_router,
+)
 from app.api.files import raw_body, sent_format, wants_yaml
 from app.errors import UnsupportedMediaType
 from app.models.enums import ActivityMode
@@ -17,7 +27,8 @@ from app.schemas.fields import PERIOD_PATTERN
 from app.schemas.records_file import ActivitySpec, RecordsFile, parse_records_text
 from app.schemas.requests import EngagementIn
 from app.schemas.text import CleanText
-from app.services.access import audit
+from app.services.access import audit, scopes
+from app.services.access.scopes import Reach
 from app.services.paging import PageRequest
 from app.services.plan.exporter import dump_yaml
 from app.services.records import edits, queries, sheet
@@ -73,6 +84,7 @@ def record_member_engagement(code: str, period: PeriodPath, body: EngagementIn,
                             if_match: IfMatch = None) -> Response:
     """Replace the member's engagement for the period (a kind left out is cleared); the
     values it replaces stay in the history."""
+    scopes.require_everywhere(editor.reach, what="Members' engagement values")
     member = queries.get_member(session, code)
     edits.write_engagement(session, member=member, period=period, wanted=dict(body.values),
                            note=body.note, if_match=if_match, actor=editor.name,
@@ -123,6 +135,7 @@ def import_engagement_sheet(request: Request, period: PeriodQuery,
                             admin: Admin) -> dict[str, Any]:
     """Import an engagement sheet (CSV or XLSX, the shape of the report's table 4.1) for
     the period: checked whole against its totals rows, all or nothing."""
+    scopes.require_everywhere(admin.reach, what="Engagement sheets")
     content_type = request.headers.get("content-type", "").split(";")[0].strip()
     if content_type not in (CSV_TYPE, XLSX_TYPE):
         raise UnsupportedMediaType(f"Send the sheet as {CSV_TYPE} or {XLSX_TYPE}, not "
@@ -179,12 +192,32 @@ def get_activity_history(code: str, session: SessionDep, _reader: Reader) -> lis
 
 @router.put("/activities/{code}", responses=responses.WRITE)
 def replace_activity(code: str, body: ActivitySpec, session: SessionDep, editor: Editor,
-                     if_match: IfMatch = None) -> Response:
-    """Replace an activity (its fields, links and members); the change is logged."""
+                     settings: SettingsDep, if_match: IfMatch = None) -> Response:
+    """Replace an activity (its fields, links and members); the change is logged. A scoped
+    token needs every link, before and after, within its scopes."""
     activity = edits.get_activity(session, code)
+    _require_activity(session, editor.reach, activity.id or 0, body, settings.public_read)
     edits.replace_activity(session, activity=activity, spec=body, if_match=if_match,
                            actor=editor.name, role=editor.role)
     return _activity_answer(session, code)
+
+
+def _require_activity(session: Session, reach: Reach, activity_id: int, spec: ActivitySpec,
+                      public_read: bool) -> None:
+    """The scope check of an activity's replacement: each mandate, line or measure it is
+    linked to, now and as replaced, must be within ``reach``; one linked to none belongs
+    to no mandate."""
+    if reach.everywhere:
+        return
+    places = [*queries.activity_places(session, activity_id),
+              *(scopes.place_of_link(session, mandate=link.mandate,
+                                     action_line=link.action_line, measure=link.measure)
+                for link in spec.links)]
+    if not places:
+        scopes.require_everywhere(reach, what="Activities linked to no mandate")
+    for place in places:
+        scopes.require_write(reach, place.mandate, what=f"Activity {spec.code}",
+                             line=place.line, measure=place.measure, public_read=public_read)
 
 
 @router.get(
@@ -214,6 +247,7 @@ def import_records_file(request: Request, body: Annotated[bytes, Depends(raw_bod
                         session: SessionDep, admin: Admin) -> dict[str, Any]:
     """Import a records file (JSON or YAML): validated whole against what is stored, then
     upserted by code, all or nothing."""
+    scopes.require_everywhere(admin.reach, what="Records files")
     fmt = sent_format(request, what="records")
     report = import_records(session, records=parse_records_text(body, fmt=fmt),
                             actor=admin.name, role=admin.role)

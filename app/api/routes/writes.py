@@ -12,6 +12,7 @@ from app.api.deps import EditorAccess, IfMatch, api_router
 from app.schemas.api import BatchResult, DeliverablePublic
 from app.schemas.requests import BatchStatusIn, DeliverablePatch, StatusChangeIn
 from app.services.access import idempotency
+from app.services.access.scopes import require_covered
 from app.services.access.tokens import Caller
 from app.services.plan.deliverables import DeliverableRow, etag, find_row, to_public
 from app.services.status.batch import BatchChange, apply_batch
@@ -53,7 +54,8 @@ async def change_deliverable_status(
 
     def work(writer: Writer, caller: Caller) -> Answer:
         result = change_status(writer, mandate=mandate, code=code, change=update,
-                               if_match=if_match, actor=caller.name, role=caller.role)
+                               if_match=if_match, actor=caller.name, role=caller.role,
+                               reach=caller.reach)
         return _answer(result.row)
 
     if idempotency_key is None:
@@ -79,6 +81,8 @@ async def edit_deliverable(
 
     def work(writer: InTransaction, caller: Caller) -> Answer:
         row = find_row(writer.session, mandate=mandate, code=code)
+        require_covered(caller.reach, mandate, what=f"Deliverable {code}",
+                        line=row.action_line, measure=row.measure)
         edit_fields(writer.session, row=row, if_match=if_match, fields=patch.changes(),
                     role=caller.role, actor=caller.name, note=patch.note)
         return _answer(row)
@@ -95,4 +99,5 @@ async def change_deliverable_statuses(mandate: str, batch: BatchStatusIn, access
                            StatusUpdate(**item.model_dump(exclude={"code", "if_match"})))
                for item in batch.changes]
     return {"results": await access.run(lambda writer, caller: apply_batch(
-        writer, mandate=mandate, changes=changes, actor=caller.name, role=caller.role))}
+        writer, mandate=mandate, changes=changes, actor=caller.name, role=caller.role,
+        reach=caller.reach))}

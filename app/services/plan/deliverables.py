@@ -56,7 +56,12 @@ def apply_filter(query: SelectT, where: DeliverableFilter) -> SelectT:
         query = query.where(Deliverable.id.in_(
             select(DeliverableTag.deliverable_id).where(DeliverableTag.tag == where.tag.lower())))
     if where.owner is not None:
-        query = query.where(Deliverable.owner == where.owner)
+        # What a person is responsible for: their own deliverables and their measures'.
+        query = query.where(
+            (Deliverable.owner == where.owner)
+            | Deliverable.measure_id.in_(
+                select(Measure.id).where(Measure.mandate_id == where.mandate_id,
+                                         Measure.owner == where.owner)))
     if where.q:
         needle = where.q.lower()
         query = query.where(
@@ -252,6 +257,9 @@ def mandate_list(session: Session) -> list[Mandate]:
     return list(session.execute(NEWEST_FIRST).scalars())
 
 
-def mandate_page(session: Session, *, page: PageRequest) -> Page[Mandate]:
-    """A page of the mandates, newest first."""
-    return fetch_page(session, NEWEST_FIRST, page, scalars=True)
+def mandate_page(session: Session, *, page: PageRequest,
+                 only: frozenset[str] | None = None) -> Page[Mandate]:
+    """A page of the mandates, newest first; ``only`` these codes when given (the mandates
+    a scoped caller may read)."""
+    query = NEWEST_FIRST if only is None else NEWEST_FIRST.where(Mandate.code.in_(only))
+    return fetch_page(session, query, page, scalars=True)

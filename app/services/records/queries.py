@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, case, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from app.errors import NotFound
 from app.models import (
@@ -24,6 +24,7 @@ from app.models import (
     RecordEdit,
     RollEntry,
 )
+from app.services.access.scopes import Place
 from app.services.paging import Page, PageRequest, fetch_page
 from app.services.records import values
 
@@ -275,3 +276,19 @@ def edits_of(session: Session, *, record: str, record_id: int) -> list[dict[str,
                 select(RecordEdit).where(RecordEdit.record == record,
                                          RecordEdit.record_id == record_id)
                 .order_by(RecordEdit.recorded_at.desc(), RecordEdit.id.desc())).scalars()]
+
+
+def activity_places(session: Session, activity_id: int) -> list[Place]:
+    """Where an activity is linked now: each link's mandate with its action line or
+    measure (and that measure's line), for the scope check of a change to it."""
+    line_of_measure = aliased(ActionLine)
+    rows = session.execute(
+        select(Mandate.code, ActionLine.code, Measure.code, line_of_measure.code)
+        .select_from(ActivityLink)
+        .join(Mandate, Mandate.id == ActivityLink.mandate_id)
+        .outerjoin(ActionLine, ActionLine.id == ActivityLink.action_line_id)
+        .outerjoin(Measure, Measure.id == ActivityLink.measure_id)
+        .outerjoin(line_of_measure, line_of_measure.id == Measure.action_line_id)
+        .where(ActivityLink.activity_id == activity_id))
+    return [Place(mandate, line=line or measure_line, measure=measure)
+            for mandate, line, measure, measure_line in rows]

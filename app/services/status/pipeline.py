@@ -21,6 +21,7 @@ from app.db import DriverConnection
 from app.errors import NotFound, PlanpulseError, PreconditionFailed
 from app.models import Status
 from app.models.types import utcnow
+from app.services.access.scopes import EVERYWHERE, Reach, require_covered
 from app.services.changes.events import ADD_EVENT, Author, EventType, event_parameters
 from app.services.plan.deliverables import (
     DeliverableRow,
@@ -69,15 +70,18 @@ class WriteResult:
 
 def change_status(writer: Writer, *, mandate: str, code: str, change: StatusUpdate,
                   if_match: str | None, actor: str, role: str | None = None,
-                  now: datetime | None = None) -> WriteResult:
+                  reach: Reach = EVERYWHERE, now: datetime | None = None) -> WriteResult:
     """Record a status change effective at ``change.effective_at`` (default now), with its
-    event in the change log, by ``actor`` (a token's name) of ``role``.
+    event in the change log, by ``actor`` (a token's name) of ``role`` reaching ``reach``
+    (403 for a deliverable outside it).
 
     Nothing is recorded when that is already the state in effect at that time. A backdated
     change rewrites the past; it becomes the current state only if nothing happened later.
     """
     now = now or utcnow()
     row = writer.find(mandate=mandate, code=code)
+    require_covered(reach, mandate, what=f"Deliverable {code}", line=row.action_line,
+                    measure=row.measure)
     deliverable = row.deliverable
     decision = decide(row, change, if_match=if_match, actor=actor, now=now,
                       state_at=lambda moment: writer.state_at(deliverable.id, moment))

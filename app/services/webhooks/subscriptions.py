@@ -13,6 +13,7 @@ from app.errors import FieldError, InvalidInput, NotFound
 from app.models import ChangeEvent, Mandate, WebhookDelivery, WebhookSubscription
 from app.models.types import utcnow
 from app.models.webhooks import DeliveryStatus
+from app.services.access.scopes import EVERYWHERE, Reach
 from app.services.lookup import find_by_code
 from app.services.paging import Page, PageRequest, fetch_page
 from app.services.webhooks import addresses, signing
@@ -83,27 +84,35 @@ def _shown(row: WebhookSubscription, mandate: str | None) -> Subscription:
                         row.created_by, row.created_at, row.active)
 
 
-def page(session: Session, *, page: PageRequest) -> Page[Subscription]:
-    """A page of the subscriptions, oldest first."""
-    found = fetch_page(session, _listed().order_by(WebhookSubscription.id), page)
+def page(session: Session, *, page: PageRequest, within: Reach = EVERYWHERE
+         ) -> Page[Subscription]:
+    """A page of the subscriptions, oldest first; ``within`` a scoped reach, those to the
+    mandates it reads (not those to every mandate)."""
+    listed = _listed()
+    if not within.everywhere:
+        listed = listed.where(Mandate.code.in_({scope.mandate for scope in within.scopes}))
+    found = fetch_page(session, listed.order_by(WebhookSubscription.id), page)
     return Page([_shown(row, code) for row, code in found.data], found.count, found.limit,
                 found.offset)
 
 
-def _row(session: Session, public_id: str) -> tuple[WebhookSubscription, str | None]:
+def _row(session: Session, public_id: str, within: Reach = EVERYWHERE
+         ) -> tuple[WebhookSubscription, str | None]:
+    """A subscription by its id; one outside ``within`` (see :func:`page`) is not found."""
     found = session.execute(_listed().where(WebhookSubscription.public_id == public_id)).first()
-    if found is None:
+    if found is None or not (within.everywhere or (found[1] is not None
+                                                   and within.sees(found[1]))):
         raise NotFound(f"There is no webhook subscription {public_id!r}.")
     return found[0], found[1]
 
 
-def get(session: Session, public_id: str) -> Subscription:
-    return _shown(*_row(session, public_id))
+def get(session: Session, public_id: str, *, within: Reach = EVERYWHERE) -> Subscription:
+    return _shown(*_row(session, public_id, within))
 
 
-def remove(session: Session, public_id: str) -> Subscription:
+def remove(session: Session, public_id: str, *, within: Reach = EVERYWHERE) -> Subscription:
     """Delete a subscription with its delivery log: nothing more is sent to it."""
-    row, code = _row(session, public_id)
+    row, code = _row(session, public_id, within)
     shown = _shown(row, code)
     session.execute(delete(WebhookSubscription).where(WebhookSubscription.id == row.id))
     return shown
@@ -140,9 +149,10 @@ def _delivery(row: WebhookDelivery, event_type: str) -> Delivery:
                     row.response_excerpt, row.delivered_at)
 
 
-def deliveries(session: Session, public_id: str, *, page: PageRequest) -> Page[Delivery]:
+def deliveries(session: Session, public_id: str, *, page: PageRequest,
+               within: Reach = EVERYWHERE) -> Page[Delivery]:
     """The subscription's deliveries, newest first."""
-    row, _code = _row(session, public_id)
+    row, _code = _row(session, public_id, within)
     statement = (select(WebhookDelivery, ChangeEvent.type)
                  .join(ChangeEvent, ChangeEvent.id == WebhookDelivery.event_id)
                  .where(WebhookDelivery.subscription_id == row.id)
@@ -152,12 +162,12 @@ def deliveries(session: Session, public_id: str, *, page: PageRequest) -> Page[D
                 found.limit, found.offset)
 
 
-def redeliver(session: Session, public_id: str, delivery_id: str,
-              now: datetime | None = None) -> Delivery:
+def redeliver(session: Session, public_id: str, delivery_id: str, *,
+              within: Reach = EVERYWHERE, now: datetime | None = None) -> Delivery:
     """Make a delivery due now, whatever its state (given up or delivered too): the
     worker sends it again, with the same ``Planpulse-Delivery`` id. A given-up one gets
     one more attempt."""
-    row, _code = _row(session, public_id)
+    row, _code = _row(session, public_id, within)
     found = session.execute(
         select(WebhookDelivery, ChangeEvent.type)
         .join(ChangeEvent, ChangeEvent.id == WebhookDelivery.event_id)
