@@ -311,7 +311,8 @@ def token_create(
     """Create a token and print it, alone, on stdout. It is not shown again."""
     try:
         with unit_of_work(_database()) as session:
-            reach = scopes.granted(session, scope or [], by=EVERYWHERE, field="--scope")
+            reach = scopes.granted(session, scope or [], by=EVERYWHERE, field="--scope",
+                                   public_read=True)
             token, secret = tokens.create_token(session, name=name, role=role,
                                                 expires_in_days=expires_in, reach=reach,
                                                 person=person)

@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import Response
 
 from app.api import responses
-from app.api.deps import Admin, PagingDep, SessionDep, WholePagingDep, api_router
+from app.api.deps import Admin, PagingDep, SessionDep, SettingsDep, WholePagingDep, api_router
 from app.models import Role
 from app.schemas.api import AuditEntry, Page, TokenCreated, TokenPublic
 from app.schemas.requests import TokenIn
@@ -16,11 +16,13 @@ router = api_router(prefix="/api/v1", tags=["admin"])
 
 @router.post("/tokens", response_model=TokenCreated, status_code=201,
              responses=responses.problems(409))
-def create_token(body: TokenIn, session: SessionDep, admin: Admin) -> dict[str, Any]:
+def create_token(body: TokenIn, session: SessionDep, admin: Admin, settings: SettingsDep
+                 ) -> dict[str, Any]:
     """Create a token; its secret is in this answer only. Its scopes must lie within your
     token's: nobody grants wider than they hold (docs/access.md)."""
     wanted, field = body.wanted_scopes()
-    reach = scopes.granted(session, wanted, by=admin.reach, field=field)
+    reach = scopes.granted(session, wanted, by=admin.reach, field=field,
+                           public_read=settings.public_read)
     token, secret = tokens.create_token(session, name=body.name, role=Role(body.role),
                                         expires_in_days=body.expires_in_days, reach=reach,
                                         person=body.person)

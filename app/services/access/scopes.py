@@ -161,11 +161,12 @@ def place_of(session: Session, scope: Scope) -> Place | None:
     return None if line is None else Place(scope.mandate, line=line, measure=scope.part)
 
 
-def granted(session: Session, wanted: Sequence[str], *, by: Reach,
+def granted(session: Session, wanted: Sequence[str], *, by: Reach, public_read: bool,
             field: str = "scopes") -> Reach:
     """The reach of a new token asked for with scopes ``wanted``, checked: each names a
     stored mandate, action line or measure (422 naming the item), and lies within what
-    the granting caller holds (403): nobody grants wider than they hold."""
+    the granting caller holds (403): nobody grants wider than they hold. A mandate the
+    granter may not read is reported as missing."""
     problems: list[FieldError] = []
     scopes: list[Scope] = []
     if len(wanted) > MAX_SCOPES:
@@ -177,7 +178,7 @@ def granted(session: Session, wanted: Sequence[str], *, by: Reach,
             problems.append(FieldError(f"{field}[{index}]", str(error)))
             continue
         place = place_of(session, scope)
-        if place is None or not by.sees(scope.mandate):
+        if place is None or (not public_read and not by.sees(scope.mandate)):
             # A mandate the granter cannot see is reported as missing, not as forbidden.
             problems.append(FieldError(f"{field}[{index}]", _missing(scope)))
             continue
