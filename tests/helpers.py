@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from app.models import Role
 from app.schemas.plan_file import validate_plan
 from app.services.access import tokens
+from app.services.access.scopes import EVERYWHERE, granted
 from app.services.plan.deliverables import etag, find_row
 from app.services.plan.importer import ImportReport, import_plan
 from app.services.status.decision import StatusUpdate
@@ -55,10 +56,13 @@ def load(session: Session, data: dict[str, Any], *, prune: bool = False) -> Impo
     return report
 
 
-def new_token(engine: Engine, role: Role, name: str | None = None) -> str:
+def new_token(engine: Engine, role: Role, name: str | None = None,
+              scopes: list[str] | None = None, person: str | None = None) -> str:
+    """A token's secret; with ``scopes`` (checked as the command line checks them)."""
     with Session(engine) as session:
+        reach = granted(session, scopes or [], by=EVERYWHERE, public_read=True)
         _token, secret = tokens.create_token(session, name=name or f"{role.value}-test",
-                                             role=role)
+                                             role=role, reach=reach, person=person)
         session.commit()
     return secret
 
