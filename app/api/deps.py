@@ -127,11 +127,23 @@ def current_token(request: Request, session: SessionDep) -> Caller | None:
 TokenDep = Annotated[Caller | None, Depends(current_token)]
 
 
-def role_required(role: Role):  # type: ignore[no-untyped-def]
-    """A dependency that lets the request through only with ``role`` or above."""
+def admit(request: Request, caller: Caller | None, role: Role) -> None:
+    """The gate of every route: the mandate its path names must be one the caller may read
+    (404 otherwise, as if unknown: checked first, so that no answer tells a mandate exists),
+    then ``role`` or above (401, 403)."""
+    public_read = request.app.state.settings.public_read
+    mandate = request.path_params.get("mandate")
+    if mandate is not None:
+        scopes.require_visible(reach_of(caller), mandate, public_read=public_read)
+    tokens.require_role(caller, role, public_read=public_read)
 
-    def check(token: TokenDep, settings: SettingsDep) -> Caller | None:
-        tokens.require_role(token, role, public_read=settings.public_read)
+
+def role_required(role: Role):  # type: ignore[no-untyped-def]
+    """A dependency that lets the request through only with ``role`` or above, to a
+    mandate the caller may read (:func:`admit`)."""
+
+    def check(token: TokenDep, request: Request) -> Caller | None:
+        admit(request, token, role)
         return token
 
     check.required_role = role  # type: ignore[attr-defined]  # read by the access tests
@@ -171,11 +183,7 @@ class Access:
 
     def _caller(self, runner: Runner) -> Caller:
         caller = tokens.authenticate(runner, secret=self.secret)
-        public_read = self.request.app.state.settings.public_read
-        tokens.require_role(caller, self.role, public_read=public_read)
-        mandate = self.request.path_params.get("mandate")
-        if mandate is not None:
-            scopes.require_visible(caller.reach, mandate, public_read=public_read)
+        admit(self.request, caller, self.role)
         return caller
 
     def _autocommit_first(self, work: Callable[[Writer, Caller], T]) -> T:
@@ -234,26 +242,14 @@ def reach_of(caller: Caller | None) -> Reach | None:
     return None if caller is None else caller.reach
 
 
-def mandate_from_path(mandate: str, session: SessionDep, token: TokenDep,
-                      settings: SettingsDep) -> Mandate:
-    """The mandate the path names, if the caller may read it (else 404, as if unknown)."""
-    scopes.require_visible(reach_of(token), mandate, public_read=settings.public_read)
+def mandate_from_path(mandate: str, session: SessionDep) -> Mandate:
+    """The mandate the path names (the route's role gate has checked that the caller may
+    read it: :func:`admit`)."""
     return get_mandate(session, code=mandate)
 
 
 MandateDep = Annotated[Mandate, Depends(mandate_from_path)]
 
-
-async def visible_mandate_code(mandate: str, token: TokenDep, request: Request) -> str:
-    """The mandate code the path names, if the caller may read that mandate (else 404):
-    :data:`MandateDep`'s check, for routes that look the mandate up themselves. Async: no
-    thread hop of its own."""
-    scopes.require_visible(reach_of(token), mandate,
-                           public_read=request.app.state.settings.public_read)
-    return mandate
-
-
-MandateCode = Annotated[str, Depends(visible_mandate_code)]
 
 
 MAX_OFFSET = 1_000_000_000

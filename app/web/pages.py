@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from app.api import responses
 from app.api.deps import (
     CommitBeforeResponse,
-    MandateCode,
     Reader,
     SessionDep,
     SettingsDep,
@@ -128,7 +127,7 @@ def show_home(request: Request, session: SessionDep, settings: SettingsDep, read
 
 
 @router.get("/mandates/{mandate}", **PAGE)
-def show_mandate_dashboard(mandate: MandateCode, request: Request, session: SessionDep,
+def show_mandate_dashboard(mandate: str, request: Request, session: SessionDep,
                            settings: SettingsDep, reader: Reader,
                            params: Annotated[PageParams, Depends()]) -> Response:
     """A mandate's dashboard: progress, burn-up chart, action lines, indicators, activity."""
@@ -166,7 +165,7 @@ def _dashboard(request: Request, session: Session, settings: Settings, params: P
 
 
 @router.get("/mandates/{mandate}/deliverables", **PAGE)
-def show_deliverables(mandate: MandateCode, request: Request, session: SessionDep,
+def show_deliverables(mandate: str, request: Request, session: SessionDep,
                       settings: SettingsDep, reader: Reader,
                       params: Annotated[PageParams, Depends()],
                       action_line: Text = None, measure: Text = None,

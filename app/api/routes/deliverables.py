@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import Query, Response
 
-from app.api.deps import MandateCode, MandateDep, PagingDep, Reader, SessionDep, api_router
+from app.api.deps import MandateDep, PagingDep, Reader, SessionDep, api_router
 from app.models import Deliverable, Status
 from app.schemas.api import DeliverablePublic, Page, StatusChangePublic
 from app.schemas.text import CleanText
@@ -38,7 +38,7 @@ def list_deliverables(
 
 @router.get("/{code}", response_model=DeliverablePublic)
 def get_deliverable(
-    mandate: MandateCode, code: str, session: SessionDep, _reader: Reader,
+    mandate: str, code: str, session: SessionDep, _reader: Reader,
     response: Response
 ) -> DeliverablePublic:
     """One deliverable; its `ETag` is what a write sends back in `If-Match`."""

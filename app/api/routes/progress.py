@@ -23,7 +23,14 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.api.deps import CommitBeforeResponse, IfNoneMatch, api_router, current_token, reach_of
+from app.api.deps import (
+    CommitBeforeResponse,
+    IfNoneMatch,
+    admit,
+    api_router,
+    current_token,
+    reach_of,
+)
 from app.api.responses import NOT_MODIFIED
 from app.conditional import none_match, not_modified, validators, view_tag
 from app.db import reading, unit_of_work
@@ -38,7 +45,7 @@ from app.schemas.api import (
     SeriesOut,
 )
 from app.schemas.text import CleanText
-from app.services.access import scopes, tokens
+from app.services.access import scopes
 from app.services.access.tokens import Caller
 from app.services.indicators.attainment import Thresholds
 from app.services.lookup import get_mandate
@@ -64,13 +71,9 @@ reader.required_role = Role.viewer  # type: ignore[attr-defined]  # read by the 
 
 
 def _authenticated_reader(request: Request) -> Caller | None:
-    public_read = request.app.state.settings.public_read
     with unit_of_work(reading(request.app.state.engine)) as session:
         token = current_token(request, session)
-        tokens.require_role(token, Role.viewer, public_read=public_read)
-    mandate = request.path_params.get("mandate")
-    if mandate is not None:
-        scopes.require_visible(reach_of(token), mandate, public_read=public_read)
+    admit(request, token, Role.viewer)
     return token
 
 
