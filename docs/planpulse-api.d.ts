@@ -53,7 +53,7 @@ export interface paths {
         };
         /**
          * List Mandates
-         * @description Every mandate, newest first.
+         * @description Every mandate the caller may read, newest first.
          */
         get: operations["list_mandates"];
         put?: never;
@@ -119,7 +119,8 @@ export interface paths {
         /**
          * Import Mandate Plan
          * @description Import a plan file (JSON or YAML): validated whole, then upserted by code, all or
-         *     nothing. Creates the mandate when it does not exist yet.
+         *     nothing. Creates the mandate when it does not exist yet. A scoped token needs a scope
+         *     on the whole mandate.
          *
          *     Needs a token with the admin role.
          */
@@ -452,7 +453,8 @@ export interface paths {
         };
         /**
          * List Tokens
-         * @description Every token, by name, without its secret.
+         * @description Every token, by name, without its secret; for a scoped admin, the tokens within its
+         *     scopes.
          *
          *     Needs a token with the admin role.
          */
@@ -460,7 +462,8 @@ export interface paths {
         put?: never;
         /**
          * Create Token
-         * @description Create a token; its secret is in this answer only.
+         * @description Create a token; its secret is in this answer only. Its scopes must lie within your
+         *     token's: nobody grants wider than they hold (docs/access.md).
          *
          *     Needs a token with the admin role.
          */
@@ -502,7 +505,8 @@ export interface paths {
         };
         /**
          * Get Audit Log
-         * @description Admin actions (imports, token changes, structure edits), newest first.
+         * @description Admin actions (imports, token changes, structure edits), newest first. They span
+         *     every mandate: a token without scopes only.
          *
          *     Needs a token with the admin role.
          */
@@ -866,7 +870,8 @@ export interface paths {
         get: operations["get_activity"];
         /**
          * Replace Activity
-         * @description Replace an activity (its fields, links and members); the change is logged.
+         * @description Replace an activity (its fields, links and members); the change is logged. A scoped
+         *     token needs every link, before and after, within its scopes.
          *
          *     Needs a token with the editor role.
          */
@@ -934,7 +939,8 @@ export interface paths {
         };
         /**
          * List Webhooks
-         * @description Every subscription, oldest first, without its secret.
+         * @description Every subscription, oldest first, without its secret; for a scoped token, those to
+         *     the mandates it reads.
          *
          *     Needs a token with the admin role.
          */
@@ -942,7 +948,8 @@ export interface paths {
         put?: never;
         /**
          * Create Webhook
-         * @description Subscribe a URL to event types; the signing secret is in this answer only.
+         * @description Subscribe a URL to event types; the signing secret is in this answer only. A scoped
+         *     token subscribes to a mandate it reads, not to every mandate.
          *
          *     Needs a token with the admin role.
          */
@@ -2185,6 +2192,11 @@ export interface components {
             explain?: {
                 [key: string]: unknown;
             } | null;
+            /**
+             * Owner
+             * @description The person or team responsible for the measure.
+             */
+            owner?: string | null;
         };
         /** MeasureProgressOut */
         MeasureProgressOut: {
@@ -2775,6 +2787,13 @@ export interface components {
             /** Revoked At */
             revoked_at: string | null;
             /**
+             * Scopes
+             * @description MANDATE, MANDATE:LINE or MANDATE:MEASURE; empty: every mandate.
+             */
+            scopes?: string[];
+            /** Person */
+            person?: string | null;
+            /**
              * Token
              * @description The secret, shown this once only.
              */
@@ -2787,6 +2806,27 @@ export interface components {
             role: components["schemas"]["Role"];
             /** Expires In Days */
             expires_in_days?: number | null;
+            /**
+             * Scope
+             * @description One scope: MANDATE, MANDATE:LINE or MANDATE:MEASURE (docs/access.md).
+             * @example 2018-2020:L2
+             */
+            scope?: string | null;
+            /**
+             * Scopes
+             * @description Several scopes. Neither this nor `scope`: every mandate, which only a token without scopes may grant.
+             * @example [
+             *       "2018-2020:L2",
+             *       "2018-2020:L1M3"
+             *     ]
+             */
+            scopes?: string[] | null;
+            /**
+             * Person
+             * @description The person the token speaks for, as plans name owners.
+             * @example Ana Ruiz
+             */
+            person?: string | null;
         };
         /** TokenPublic */
         TokenPublic: {
@@ -2803,6 +2843,13 @@ export interface components {
             expires_at: string | null;
             /** Revoked At */
             revoked_at: string | null;
+            /**
+             * Scopes
+             * @description MANDATE, MANDATE:LINE or MANDATE:MEASURE; empty: every mandate.
+             */
+            scopes?: string[];
+            /** Person */
+            person?: string | null;
         };
         /** TreeActionLine */
         TreeActionLine: {
@@ -2863,6 +2910,11 @@ export interface components {
             code: string;
             /** Title */
             title: string;
+            /**
+             * Owner
+             * @description The person or team responsible for the measure.
+             */
+            owner?: string | null;
             /** Deliverables */
             deliverables: components["schemas"]["TreeDeliverable"][];
         };
@@ -3072,6 +3124,8 @@ export interface components {
             code: string;
             /** Title */
             title: string;
+            /** Owner */
+            owner?: string | null;
             /**
              * Deliverables
              * @default []

@@ -113,6 +113,54 @@ def test_deliverable_filters(client: TestClient, params: dict[str, Any], count: 
     assert (body["data"][0]["code"] if body["data"] else None) == first
 
 
+def _plan_with_measure_owners() -> dict[str, Any]:
+    """The small plan with B1 owned by Ana (who also owns its deliverable B1a) and A1 by
+    Energy Office (whose deliverables name no owner)."""
+    plan = small_plan()
+    plan["action_lines"][0]["measures"][0]["owner"] = "Energy Office"
+    plan["action_lines"][1]["measures"][0]["owner"] = "Ana"
+    return plan
+
+
+def test_the_tree_and_the_progress_show_each_measure_s_owner(
+        client: TestClient, session: Session) -> None:
+    load(session, _plan_with_measure_owners())
+    tree = client.get("/api/v1/mandates/T-2024").json()
+    owners = {m["code"]: m["owner"] for line in tree["action_lines"] for m in line["measures"]}
+    assert owners == {"A1": "Energy Office", "A2": None, "B1": "Ana"}
+    progress = client.get("/api/v1/mandates/T-2024/progress").json()
+    assert {m["code"]: m["owner"] for line in progress["action_lines"]
+            for m in line["measures"]} == owners
+    assert all("owner" not in line for line in progress["action_lines"])
+    measure = client.get("/api/v1/mandates/T-2024/measures/A1/progress").json()
+    assert measure["measure"]["owner"] == "Energy Office"
+
+
+@pytest.mark.parametrize(("owner", "codes"), [
+    ("Energy Office", ["A1a", "A1b"]),  # through their measure's owner only
+    ("Ana", ["B1a", "B1b"]),            # B1a its own and its measure's, B1b its measure's
+    ("Nobody", []),
+])
+def test_the_owner_filter_finds_deliverables_through_their_measure_s_owner(
+        client: TestClient, session: Session, owner: str, codes: list[str]) -> None:
+    load(session, _plan_with_measure_owners())
+    body = client.get("/api/v1/mandates/T-2024/deliverables", params={"owner": owner}).json()
+    assert [item["code"] for item in body["data"]] == codes
+    assert body["count"] == len(codes)
+    progress = client.get("/api/v1/mandates/T-2024/progress", params={"owner": owner}).json()
+    assert progress["totals"]["deliverables"] == len(codes)
+
+
+def test_the_owner_filter_still_finds_a_deliverable_by_its_own_owner(
+        client: TestClient, session: Session) -> None:
+    plan = _plan_with_measure_owners()
+    plan["action_lines"][0]["measures"][0]["deliverables"][1]["owner"] = "Rui"
+    load(session, plan)
+    body = client.get("/api/v1/mandates/T-2024/deliverables", params={"owner": "Rui"}).json()
+    assert [item["code"] for item in body["data"]] == ["A1b"]
+    assert [item["owner"] for item in body["data"]] == ["Rui"]
+
+
 @pytest.mark.usefixtures("metropolis")
 def test_pagination_reports_the_total_and_walks_every_item(client: TestClient) -> None:
     seen: list[str] = []

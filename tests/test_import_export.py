@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from app import cli
+from app.errors import InvalidInput
 from app.models import (
     ActionLine,
     Deliverable,
@@ -257,6 +258,57 @@ def test_renamed_items_and_a_changed_target_are_updated_in_place(session: Sessio
     assert _codes_to_ids(session) == ids
 
 
+def _measure_owner(session: Session, code: str) -> str | None:
+    session.expire_all()
+    return session.execute(select(Measure.owner).where(Measure.code == code)).scalar_one()
+
+
+def test_a_measure_s_owner_is_imported_changed_and_cleared_by_the_file(
+        session: Session) -> None:
+    plan = small_plan()
+    _measure(plan, 1, 0)["owner"] = "  Mobility team "
+    load(session, plan)
+    assert _measure_owner(session, "B1") == "Mobility team"
+    assert _measure_owner(session, "A1") is None
+
+    _measure(plan, 1, 0)["owner"] = "Ana"
+    changed = load(session, plan)
+    # Only the owner differs: a change (and an event), as a deliverable's owner is.
+    assert changed.changed
+    assert (changed.measures.updated, changed.measures.unchanged) == (1, 2)
+    assert (changed.deliverables.updated, changed.status_changes) == (0, 0)
+    assert _measure_owner(session, "B1") == "Ana"
+
+    del _measure(plan, 1, 0)["owner"]
+    assert load(session, plan).measures.updated == 1
+    assert _measure_owner(session, "B1") is None
+    assert not load(session, plan).changed
+
+
+def test_export_writes_a_measure_s_owner_only_when_it_has_one(session: Session) -> None:
+    plan = small_plan()
+    _measure(plan, 0, 0)["owner"] = "Energy Office"
+    load(session, plan)
+
+    measures = [measure for line in export_plan(session, mandate_code="T-2024")["action_lines"]
+                for measure in line["measures"]]
+
+    assert list(measures[0]) == ["code", "title", "owner", "deliverables"]
+    assert measures[0]["owner"] == "Energy Office"
+    assert all("owner" not in measure for measure in measures[1:])
+
+
+def test_a_measure_owner_is_refused_as_a_deliverable_owner_is(session: Session) -> None:
+    for owner, message in (("", "at least 1 character"), ("x" * 201, "at most 200")):
+        plan = small_plan()
+        _measure(plan, 0, 1)["owner"] = owner
+        with pytest.raises(InvalidInput) as refused:
+            load(session, plan)
+        assert [(e.path, message in e.message) for e in refused.value.errors] == [
+            ("action_lines[0].measures[1].owner", True)]
+    assert _codes(session, Measure) == set()
+
+
 def _codes_to_ids(session: Session) -> set[tuple[str, int]]:
     return {(code, row_id) for table in (ActionLine, Measure, Deliverable)
             for code, row_id in session.execute(select(table.code, table.id))}
@@ -264,9 +316,18 @@ def _codes_to_ids(session: Session) -> set[tuple[str, int]]:
 
 # --- export → import → export ------------------------------------------------------------------
 
+def _owned_plan_text() -> str:
+    """The small plan with owners on measures as well as on deliverables."""
+    plan = small_plan()
+    _measure(plan, 0, 0)["owner"] = "Energy Office"
+    _measure(plan, 1, 0)["owner"] = "Ana"
+    return yaml.safe_dump(plan, sort_keys=False)
+
+
 ROUND_TRIP_PLANS = [
     pytest.param(bundled_plan_text, "2018-2020", id="bundled"),
     pytest.param(lambda: OTHER_ORG_PLAN.read_text(encoding="utf-8"), OTHER_ORG, id="other-org"),
+    pytest.param(_owned_plan_text, "T-2024", id="measure-owners"),
 ]
 
 

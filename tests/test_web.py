@@ -329,6 +329,36 @@ def test_owner_filter(client: TestClient, session: Session) -> None:
     assert "selected" in doc.one("option", value="Ana").attrs
 
 
+def _measure_owners(doc: Node) -> dict[str, str]:
+    return {details.attrs["data-code"] or "": owner.text()
+            for details in doc.find_all("details") if details.attrs.get("data-code")
+            for owner in details.find_all("small") if owner.has_class("m-owner")}
+
+
+def test_owner_filter_takes_measure_owners_and_the_dashboard_shows_them(
+        client: TestClient, session: Session) -> None:
+    plan = small_plan()
+    plan["action_lines"][0]["measures"][0]["owner"] = "Energy Office"
+    plan["action_lines"][1]["measures"][0]["owner"] = "Ana"
+    load(session, plan)
+
+    whole = page(client, "/mandates/T-2024")
+    assert _measure_owners(whole) == {"A1": "Owner: Energy Office", "B1": "Owner: Ana"}
+    options = [o.attrs["value"] for o in whole.one("select", name="owner").find_all("option")]
+    assert options == ["", "Ana", "Energy Office"]
+
+    # A plain GET of the form (no script): the deliverables of the measure Energy Office owns.
+    doc = page(client, "/mandates/T-2024", owner="Energy Office")
+    assert list(_rows(doc)) == ["A1a", "A1b"]
+    assert doc.one(id="mandate-deliverables").text() == "2"
+    assert "selected" in doc.one("option", value="Energy Office").attrs
+    assert list(page(client, "/mandates/T-2024", owner="Ana").find_all("tr", data_code="B1b"))
+
+    listed = page(client, "/mandates/T-2024/deliverables", measure="A1")
+    assert [p.text() for p in listed.find_all("p") if p.has_class("m-owner")] == [
+        "Owner: Energy Office"]
+
+
 @pytest.mark.usefixtures("metropolis")
 def test_empty_form_fields_mean_any(client: TestClient) -> None:
     plain = page(client, PAGE)

@@ -53,7 +53,8 @@ class Scope:
     tags: list[str]
     """Every tag of the mandate's deliverables, in or out of scope (for filter choices)."""
     owners: list[str]
-    """Every owner named in the mandate, in or out of scope."""
+    """Every owner named in the mandate (of a deliverable or a measure), in or out of
+    scope."""
 
 
 def scoped_progress(session: Session, *, mandate: Mandate, query: ProgressQuery) -> Scope:
@@ -68,7 +69,9 @@ def scoped_progress(session: Session, *, mandate: Mandate, query: ProgressQuery)
     travelled = query.as_of is not None or query.known_at is not None
     lines = []
     tags: set[str] = set()
-    owners: set[str] = set()
+    # The rollup lists every measure, whatever the filters: their owners are all here.
+    owners = {measure.owner for line in progress.action_lines for measure in line.measures
+              if measure.owner}
     for row in rows:
         deliverable = row.deliverable
         tags.update(row.tags)

@@ -38,6 +38,9 @@ from app.schemas.text import refuse_nul
 MAX_WEIGHT = 1_000_000
 """Weights are relative; a bound keeps their sums far from overflow."""
 
+Owner = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+"""The person or team responsible, for a deliverable or a measure (the same constraints)."""
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -96,8 +99,7 @@ class DeliverableSpec(_Strict):
     status: Status = Status.not_started
     percent_complete: Annotated[float, Field(ge=0, le=100)] | None = None
     weight: Annotated[float, Field(ge=0, le=MAX_WEIGHT, allow_inf_nan=False)] = 1.0
-    owner: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                            max_length=200)] | None = None
+    owner: Owner | None = None
     due_date: date | None = None
     tags: list[Tag] = []
     quantity: QuantitySpec | None = None
@@ -108,6 +110,7 @@ class DeliverableSpec(_Strict):
 class MeasureSpec(_Strict):
     code: Code
     title: Title
+    owner: Owner | None = None
     deliverables: list[DeliverableSpec] = []
 
 

@@ -55,9 +55,11 @@ def export_plan(session: Session, *, mandate_code: str) -> dict[str, Any]:
         )
     measures_of: dict[int, list[dict[str, Any]]] = {}
     for measure in measures:
+        # Like a deliverable's, the owner is written only when set.
         measures_of.setdefault(measure.action_line_id, []).append({
             "code": measure.code,
             "title": measure.title,
+            **({"owner": measure.owner} if measure.owner is not None else {}),
             "deliverables": deliverables_of.get(measure.id or 0, []),
         })
     plan: dict[str, Any] = {

@@ -199,7 +199,7 @@ def _upsert_measures(
 ) -> dict[str, int]:
     wanted = {
         measure.code: {"title": measure.title, "position": position,
-                       "action_line_id": line_ids[line.code]}
+                       "action_line_id": line_ids[line.code], "owner": measure.owner}
         for line in plan.action_lines
         for position, measure in enumerate(line.measures)
     }

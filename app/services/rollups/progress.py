@@ -282,7 +282,8 @@ def _structure(session: Session, mandate: Mandate, code: str | None = None
                ) -> tuple[list[Any], dict[int, list[Any]]]:
     """The action lines (or the one named ``code``) and their measures, in order."""
     lines = _lines(session, mandate, code)
-    statement = (select(Measure.id, Measure.action_line_id, Measure.code, Measure.title)
+    statement = (select(Measure.id, Measure.action_line_id, Measure.code, Measure.title,
+                        Measure.owner)
                  .where(Measure.mandate_id == mandate.id).order_by(Measure.position, Measure.code))
     if code is not None:
         statement = statement.where(Measure.action_line_id.in_([line.id for line in lines]))
@@ -307,8 +308,8 @@ def _line_node(line: Any, measures: list[Any], per_measure: dict[int, Totals],
     for measure in measures:
         measure_total = per_measure.get(measure.id, Totals())
         totals.append(measure_total)
-        nodes.append(_node(measure.code, measure.title, measure_total, policy, query,
-                           items.get(measure.id, [])))
+        nodes.append({**_node(measure.code, measure.title, measure_total, policy, query,
+                              items.get(measure.id, [])), "owner": measure.owner})
     line_total = sum_totals(totals)
     node = _node(line.code, line.title, line_total, policy, query,
                  [item for measure in measures for item in items.get(measure.id, [])])
@@ -389,7 +390,8 @@ def measure_progress(session: Session, *, mandate: Mandate, code: str, query: Pr
                      ) -> MeasureProgressOut:
     """One measure's figures."""
     measure = session.execute(
-        select(Measure.id, Measure.code, Measure.title, ActionLine.code.label("line"))
+        select(Measure.id, Measure.code, Measure.title, Measure.owner,
+               ActionLine.code.label("line"))
         .join(ActionLine, ActionLine.id == Measure.action_line_id)
         .where(Measure.mandate_id == mandate.id, Measure.code == code)
     ).first()
@@ -404,7 +406,8 @@ def measure_progress(session: Session, *, mandate: Mandate, code: str, query: Pr
     items = (([] if conflict else
               _explained_items(session, mandate=mandate, query=scoped).get(measure.id, []))
              if query.explain else None)
-    node = _node(measure.code, measure.title, totals, policy_of(mandate), query, items)
+    node = {**_node(measure.code, measure.title, totals, policy_of(mandate), query, items),
+            "owner": measure.owner}
     return MeasureProgressOut.model_validate(
         {**_header(mandate, query), "policy": policy_of(mandate).as_dict(),
          "action_line": measure.line, "measure": node})
