@@ -231,3 +231,38 @@ def test_input_that_cannot_be_used_exits_2_with_the_reason_on_stderr(
 def test_an_unknown_option_value_exits_2() -> None:
     result = check(str(CLEAN), "--format", "xml")
     assert result.exit_code == 2
+
+
+def _without_measure_owner(tmp_path: Path, code: str) -> Path:
+    """The clean plan with the owner of the measure ``code`` removed."""
+    text = CLEAN.read_text(encoding="utf-8")
+    start = text.index(f"      - code: {code}\n")
+    owner = text.index("        owner: ", start)
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(text[:owner] + text[text.index("\n", owner) + 1:], encoding="utf-8")
+    return plan
+
+
+def test_a_measure_without_owner_passes_by_default_and_fails_when_required(
+        tmp_path: Path) -> None:
+    plan = _without_measure_owner(tmp_path, "L2M2")
+    default = check(str(plan), *AS_OF, "--format", "json")
+    assert default.exit_code == 0, default.stdout
+    assert json.loads(default.stdout)["findings"] == []
+
+    required = check(str(plan), *AS_OF, "--format", "json",
+                     "--rule", "measure.owner-missing=error")
+    assert required.exit_code == 1, required.stderr
+    (finding,) = json.loads(required.stdout)["findings"]
+    assert (finding["rule"], finding["kind"], finding["item"]) == (
+        "measure.owner-missing", "measure", "L2M2")
+    assert "set owner" in finding["message"]
+
+    (tmp_path / "planpulse.toml").write_text(
+        '[check.rules]\n"measure.owner-missing" = "error"\n', encoding="utf-8")
+    from_file = check(str(plan), *AS_OF)
+    assert from_file.exit_code == 1
+    assert "measure L2M2 has no owner: set owner to the person or team responsible" in (
+        from_file.stdout)
+    assert check(str(plan), *AS_OF, "--rule", "measure.owner-missing=warning"
+                 ).exit_code == 0

@@ -147,6 +147,20 @@ def test_staleness_and_evidence_come_from_the_status_history(engine: Engine) -> 
     assert report["skipped"] == []
 
 
+def test_a_stored_plan_s_measure_owners_reach_the_rule(
+        engine: Engine, live_url: str, tmp_path: Path) -> None:
+    text = CLEAN.read_text(encoding="utf-8").replace("        owner: Resilience Office\n", "")
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(text, encoding="utf-8")
+    load_file(engine, plan)
+    offline, over_http, online = three_ways(engine, live_url, plan, "--as-of", "2026-07-15",
+                                            "--rule", "measure.owner-missing=error")
+    assert offline.exit_code == online.exit_code == 1, online.stderr
+    assert json.loads(offline.stdout) == over_http == json.loads(online.stdout)
+    assert [(f["rule"], f["item"]) for f in over_http["findings"]] == [
+        ("measure.owner-missing", "L3M1")]
+
+
 def _statements(engine: Engine, code: str) -> list[str]:
     """The SQL statements GET .../coverage runs, each as the table it reads first."""
     with make_client(engine) as client, statements(engine) as sent:

@@ -36,7 +36,8 @@ NO_RECORDS = RecordsFile()
 """Records with nothing in them: the records rules run and find nothing (they are broken
 in tests/test_coverage_records.py)."""
 EVERY_RULE_ON = Layer(
-    source="test", rules={"deliverable.evidence-missing": Severity.error},
+    source="test", rules={"deliverable.evidence-missing": Severity.error,
+                          "measure.owner-missing": Severity.error},
     themes={"gender": 0.5, "energy": 0.25},
     thresholds={"mandate-progress": 0.5, "mandate-completion-rate": 0.3,
                 "action-line-progress": 0.4, "action-line-completion-rate": 0.3})
@@ -107,7 +108,8 @@ def _add_line(data: dict[str, Any]) -> None:
 
 
 def _add_measure(data: dict[str, Any]) -> None:
-    item(data, "L3")["measures"].append({"code": "L3M3", "title": "Rain gardens"})
+    item(data, "L3")["measures"].append({"code": "L3M3", "title": "Rain gardens",
+                                         "owner": "Parks Department"})
 
 
 def _rename_bus_measure(data: dict[str, Any]) -> None:
@@ -143,6 +145,7 @@ BREAKS: dict[str, tuple[Change, set[str], dict[str, Any]]] = {
     "structure.measure-without-deliverables": (_add_measure, {"L3M3"}, {}),
     "structure.duplicate-code": (_set("L2M1D2", code="L2M1D1"), {"L2M1D1"}, {}),
     "structure.code-prefix": (_rename_bus_measure, {"BUS1"}, {}),
+    "measure.owner-missing": (_set("L2M2", owner=None), {"L2M2"}, {}),
     "deliverable.owner-missing": (_set("L1M2D1", owner=None), {"L1M2D1"}, {}),
     "deliverable.due-date-missing": (_set("L2M1D1", due_date=None), {"L2M1D1"}, {}),
     "deliverable.overdue": (_set("L3M1D1", due_date="2026-05-31"), {"L3M1D1"}, {}),
@@ -199,7 +202,7 @@ def test_default_severities() -> None:
         "records.typed-and-derived", "deliverable.completed-short-of-target",
         "records.derived-differs-from-reported"}
     assert {rule_id for rule_id, s in defaults.severities.items() if s == Severity.off} == {
-        "deliverable.evidence-missing"}
+        "deliverable.evidence-missing", "measure.owner-missing"}
 
 
 def test_a_warning_is_reported_but_passes() -> None:
@@ -277,6 +280,22 @@ def test_evidence_is_skipped_for_a_plan_file_and_silent_while_off() -> None:
     assert [s.rule for s in run(from_plan_file(plan, NO_RECORDS), on, AS_OF).skipped] == [
         "deliverable.evidence-missing"]
     assert run(from_plan_file(plan, NO_RECORDS), merge([]), AS_OF).skipped == []
+
+
+def test_measure_owner_is_off_by_default_and_names_the_measure_when_on() -> None:
+    data = clean_data()
+    _set("L2M2", owner=None)(data)
+    assert check(data, config=merge([])).findings == []
+    on = merge([Layer(source="t", rules={"measure.owner-missing": Severity.error})])
+    report = check(data, config=on)
+    (finding,) = report.findings
+    assert (finding.kind, finding.item, finding.path) == (
+        "measure", "L2M2", "action_lines[1].measures[1]")
+    assert finding.message == ("measure L2M2 has no owner: set owner to the person or team "
+                               "responsible")
+    assert report.passed is False
+    assert [(c.label, c.covered, c.total) for c in report.summary
+            if c.rule == "measure.owner-missing"] == [("measures with an owner", 5, 6)]
 
 
 def test_in_progress_message_gives_the_policy_s_credit() -> None:

@@ -26,7 +26,7 @@ from app.schemas.records_file import ActivitySpec, EngagementSpec, RecordsFile
 from app.services.plan.quantities import actual_of, latest_values, short_of_target
 from app.services.rollups.rules import Policy, Totals, totals_of
 
-FAMILIES = ("structure", "deliverable", "indicator", "theme", "figures", "records")
+FAMILIES = ("structure", "measure", "deliverable", "indicator", "theme", "figures", "records")
 OPEN = frozenset({Status.in_progress, Status.not_started, Status.not_achieved})
 """Statuses still expected to move: every one but completed and cancelled."""
 MANDATE_PERIOD = "mandate"
@@ -231,6 +231,21 @@ def code_prefix(ctx: Context) -> Outcome:
     if not judged:
         return Outcome()
     return tally("measures and deliverables under their parent's code", judged, hits)
+
+
+# Measures -------------------------------------------------------------------------------
+
+# Off by default: plans written before measures had owners (the bundled one among them)
+# name none, and a new rule must not fail the CI that checks them.
+@rule("measure.owner-missing", Severity.off,
+      "A measure has no owner (the person or team responsible for it as a whole). Opt-in.",
+      "Set the measure's `owner` to the person or team responsible.")
+def measure_owner_missing(ctx: Context) -> Outcome:
+    hits = [Hit("measure", m.code, path,
+                f"measure {m.code} has no owner: set owner to the person or team "
+                "responsible")
+            for path, _line, m in ctx.measures if m.owner is None]
+    return tally("measures with an owner", len(ctx.measures), hits)
 
 
 # Deliverables ---------------------------------------------------------------------------
