@@ -177,12 +177,17 @@ def test_the_command_line_creates_a_token_with_two_scopes_and_lists_them(
     rows = {line.split("\t")[0]: line.split("\t") for line in listed.stdout.splitlines()}
     assert rows["two-teams"][4] == "2018-2020:L1M3 2018-2020:L2"
     assert rows["admin-ana"][4] == "everything"
+    assert rows["two-teams"][1] == "editor"
     with make_client(engine) as client:
         shown = {token["name"]: token
                  for token in client.get("/api/v1/tokens", headers=admin).json()["data"]}
         assert shown["two-teams"]["scopes"] == ["2018-2020:L1M3", "2018-2020:L2"]
         assert shown["two-teams"]["person"] == "Ana Ruiz"
         assert shown["admin-ana"]["scopes"] == [] and shown["admin-ana"]["person"] is None
+        [entry] = [entry for entry in client.get("/api/v1/audit", headers=admin).json()["data"]
+                   if entry["action"] == "token.create" and entry["target"] == "two-teams"]
+        assert entry["detail"]["scopes"] == ["2018-2020:L1M3", "2018-2020:L2"]
+        assert entry["detail"]["person"] == "Ana Ruiz"
         # The token works as scoped: L1M3 and L2 yes, L1's other measures no.
         assert _set_status(client, L1_DELIVERABLE, auth(secret)).status_code == 200
         assert _set_status(client, L2_DELIVERABLE, auth(secret)).status_code == 200
@@ -241,6 +246,13 @@ def test_the_scope_is_checked_before_if_match(engine: Engine, l2_editor: Headers
                            if_match=None).status_code == 428
         # A stale ETag outside the scopes is still a 403, not a 412.
         _forbidden(_set_status(client, L1_DELIVERABLE, l2_editor, if_match='"0.1"'), [L2])
+        # With an idempotency key too, and again when the key is sent once more.
+        etag = _deliverable(client, L1_DELIVERABLE, l2_editor)[1]
+        for _again in range(2):
+            _forbidden(client.post(f"{M}/deliverables/{L1_DELIVERABLE}/status",
+                                   json={"status": "not_achieved"},
+                                   headers={**l2_editor, "If-Match": etag,
+                                            "Idempotency-Key": "once"}), [L2])
         assert snapshot(engine) == before
 
 
@@ -335,10 +347,14 @@ MANDATE_READS = [
     "/api/v1/mandates/{m}",
     "/api/v1/mandates/{m}/progress",
     "/api/v1/mandates/{m}/progress/series",
+    "/api/v1/mandates/{m}/action-lines/{line}/progress",
+    "/api/v1/mandates/{m}/measures/{measure}/progress",
     "/api/v1/mandates/{m}/deliverables",
-    "/api/v1/mandates/{m}/deliverables/" + OTHER_DELIVERABLE,
-    "/api/v1/mandates/{m}/deliverables/" + OTHER_DELIVERABLE + "/history",
+    "/api/v1/mandates/{m}/deliverables/{deliverable}",
+    "/api/v1/mandates/{m}/deliverables/{deliverable}/history",
     "/api/v1/mandates/{m}/indicators",
+    "/api/v1/mandates/{m}/indicators/{indicator}",
+    "/api/v1/mandates/{m}/indicators/{indicator}/history",
     "/api/v1/mandates/{m}/plan",
     "/api/v1/mandates/{m}/activity",
     "/api/v1/mandates/{m}/report",
@@ -346,9 +362,15 @@ MANDATE_READS = [
     "/api/v1/mandates/{m}/coverage",
     "/api/v1/mandates/{m}/changes",
     "/badge/{m}.svg",
+    "/badge/{m}/{line}.svg",
     "/mandates/{m}",
     "/mandates/{m}/deliverables",
 ]
+OWN = {"m": MANDATE, "line": "L2", "measure": "L2M1", "deliverable": L1_DELIVERABLE,
+       "indicator": "SPEAKERS_WOMEN_SHARE"}
+HIDDEN = {"m": OTHER, "line": "SO1", "measure": "SO1.1", "deliverable": OTHER_DELIVERABLE,
+          "indicator": "BUDGET_DOCS_ON_TIME"}
+UNKNOWN = {**HIDDEN, "m": "NO-SUCH-MANDATE"}
 
 
 @pytest.mark.usefixtures("metropolis", "other_org")
@@ -356,13 +378,12 @@ MANDATE_READS = [
 def test_with_private_reads_a_mandate_outside_the_scopes_is_not_there(
         engine: Engine, l2_editor: Headers, tokens: dict[str, Headers], path: str) -> None:
     with make_client(engine, public_read=False) as client:
-        _missing(client.get(path.format(m=OTHER), headers=l2_editor), OTHER)
-        _missing(client.get(path.format(m="NO-SUCH-MANDATE"), headers=l2_editor),
-                 "NO-SUCH-MANDATE")
-        # The L2 token reads its own mandate, and a viewer without scopes both.
-        own = path.format(m=MANDATE).replace(OTHER_DELIVERABLE, L1_DELIVERABLE)
-        assert client.get(own, headers=l2_editor).status_code == 200, own
-        seen = client.get(path.format(m=OTHER), headers=tokens["viewer"])
+        _missing(client.get(path.format(**HIDDEN), headers=l2_editor), OTHER)
+        _missing(client.get(path.format(**UNKNOWN), headers=l2_editor), "NO-SUCH-MANDATE")
+        # The L2 token reads its whole mandate (L1 too), and a viewer without scopes both.
+        own = client.get(path.format(**OWN), headers=l2_editor)
+        assert own.status_code == 200, own.text
+        seen = client.get(path.format(**HIDDEN), headers=tokens["viewer"])
         assert seen.status_code == 200, seen.text
 
 
@@ -379,7 +400,37 @@ def test_with_private_reads_no_write_tells_that_a_hidden_mandate_exists(
         _missing(client.post(f"{O}/deliverables:batch-status", headers=l2_editor, json={
             "changes": [{"code": OTHER_DELIVERABLE, "status": "not_achieved",
                          "if_match": etag}]}), OTHER)
+        indicator = client.get(f"{O}/indicators/BUDGET_DOCS_ON_TIME", headers=tokens["viewer"])
+        _missing(client.post(f"{O}/indicators/BUDGET_DOCS_ON_TIME/values",
+                             json={"period": "2024", "value": 80},
+                             headers={**l2_editor, "If-Match": indicator.headers["etag"]}),
+                 OTHER)
         assert snapshot(engine) == before
+
+
+@pytest.mark.usefixtures("metropolis", "other_org")
+def test_with_private_reads_a_hidden_mandate_answers_every_role_as_an_unknown_one(
+        engine: Engine) -> None:
+    """Whatever the role check says, it says the same of a hidden and an unknown mandate:
+    no answer tells that the hidden one exists."""
+    viewer = _scoped(engine, Role.viewer, "l2-viewer", L2)
+    editor = _scoped(engine, Role.editor, "l2-editor", L2)
+    with make_client(engine, public_read=False) as client:
+        for headers in (viewer, editor):
+            for method, path, body in (
+                    ("POST", "/deliverables/{d}/status", {"status": "not_achieved"}),
+                    ("PATCH", "/deliverables/{d}", {"owner": "x"}),
+                    ("PUT", "/plan", {}),
+                    ("POST", "/indicators", _definition("NEW", action_line="SO1"))):
+                answers = [client.request(method, f"/api/v1/mandates/{mandate}"
+                                          + path.format(d=OTHER_DELIVERABLE), json=body,
+                                          headers={**headers, "If-Match": '"1.1"'})
+                           for mandate in (OTHER, "NO-SUCH-MANDATE")]
+                hidden, unknown = ((answer.status_code,
+                                    answer.json()["detail"].replace(mandate, "X"))
+                                   for answer, mandate in zip(answers, (OTHER, "NO-SUCH-MANDATE"),
+                                                              strict=True))
+                assert hidden == unknown, (method, path)
 
 
 @pytest.mark.usefixtures("metropolis", "other_org")
