@@ -196,13 +196,20 @@ def test_the_command_line_creates_a_token_with_two_scopes_and_lists_them(
 
 
 @pytest.mark.usefixtures("metropolis")
+@pytest.mark.parametrize(("scopes", "named", "said"), [
+    (["2018-2020:L9"], "--scope[0]", "L9"),
+    (["2018-2020:L2", "2018-2020:L2M99"], "--scope[1]", "L2M99"),
+    (["NO-SUCH-MANDATE"], "--scope[0]", "NO-SUCH-MANDATE"),
+    (["2018-2020:"], "--scope[0]", "MANDATE:LINE"),
+])
 def test_the_command_line_refuses_an_unknown_line_naming_the_option(
-        engine: Engine, cli_runner: Any) -> None:
+        engine: Engine, cli_runner: Any, scopes: list[str], named: str, said: str) -> None:
     before = snapshot(engine)
     made = cli_runner.invoke(cli, ["token", "create", "--role", "editor", "--name",
-                                   "nowhere", "--scope", "2018-2020:L9"])
+                                   "nowhere", *(arg for scope in scopes
+                                                for arg in ("--scope", scope))])
     assert made.exit_code == 2, made.output
-    assert "--scope[0]" in made.output and "L9" in made.output
+    assert named in made.output and said in made.output
     assert made.stdout == ""
     assert snapshot(engine) == before
     assert "nowhere" not in cli_runner.invoke(cli, ["token", "list"]).stdout
@@ -287,6 +294,14 @@ def test_a_batch_with_one_deliverable_outside_is_refused_whole(engine: Engine,
                               headers=l2_editor)
         _forbidden(refused, [L2])
         assert refused.json()["outside"] == [L1_DELIVERABLE]
+        assert snapshot(engine) == before
+        # Every change outside is named, however many.
+        more = [*changes, {"code": "L3M1D1", "status": "not_achieved",
+                           "if_match": _deliverable(client, "L3M1D1", l2_editor)[1]}]
+        refused = client.post(f"{M}/deliverables:batch-status", json={"changes": more},
+                              headers=l2_editor)
+        _forbidden(refused, [L2])
+        assert refused.json()["outside"] == [L1_DELIVERABLE, "L3M1D1"]
         assert snapshot(engine) == before
         # The same batch without the L1 change goes through.
         done = client.post(f"{M}/deliverables:batch-status",
@@ -380,6 +395,15 @@ def test_with_private_reads_a_mandate_outside_the_scopes_is_not_there(
     with make_client(engine, public_read=False) as client:
         _missing(client.get(path.format(**HIDDEN), headers=l2_editor), OTHER)
         _missing(client.get(path.format(**UNKNOWN), headers=l2_editor), "NO-SUCH-MANDATE")
+        # A browser's error page, and a HEAD, tell them apart no better.
+        pages = [client.get(path.format(**place), headers={**l2_editor, "Accept": "text/html"})
+                 for place in (HIDDEN, UNKNOWN)]
+        assert pages[0].status_code == pages[1].status_code == 404
+        assert (pages[0].text.replace(OTHER, "X")
+                == pages[1].text.replace("NO-SUCH-MANDATE", "X"))
+        heads = [client.head(path.format(**place), headers=l2_editor)
+                 for place in (HIDDEN, UNKNOWN)]
+        assert heads[0].status_code == heads[1].status_code
         # The L2 token reads its whole mandate (L1 too), and a viewer without scopes both.
         own = client.get(path.format(**OWN), headers=l2_editor)
         assert own.status_code == 200, own.text
@@ -555,6 +579,7 @@ SCOPE_PATH_BUG = pytest.mark.xfail(
     ({"scopes": ["2018-2020:L2M1", "2018-2020:L2M99"]}, "scopes[1]"),
     ({"scopes": ["NO-SUCH-MANDATE"]}, "scopes[0]"),
     ({"scopes": ["2018-2020:L2:M1"]}, "scopes[0]"),
+    ({"scopes": [f"2018-2020:{L2_DELIVERABLE}"]}, "scopes[0]"),
     pytest.param({"scope": "NO-SUCH-MANDATE"}, "scope", marks=SCOPE_PATH_BUG),
     pytest.param({"scope": "2018-2020:L2:M1"}, "scope", marks=SCOPE_PATH_BUG),
 ])
