@@ -781,6 +781,42 @@ def test_a_scoped_editor_replaces_activities_linked_within_its_scopes_only(
         assert snapshot(engine) == before
 
 
+def _event(code: str, start: str, line: str) -> dict[str, Any]:
+    return {"code": code, "kind": "event", "title": f"Event {code}", "start_date": start,
+            "links": [{"mandate": MANDATE, "action_line": line}]}
+
+
+@pytest.mark.usefixtures("metropolis_records")
+@pytest.mark.parametrize(("role", "method", "inside", "outside", "bodies"), [
+    ("editor", "PATCH", f"{M}/deliverables/{L2_DELIVERABLE}",
+     f"{M}/deliverables/{L1_DELIVERABLE}", ({"owner": "x"}, {"owner": "x"})),
+    ("editor", "POST", f"{M}/indicators/METRO_AREAS_BENCHMARKED/values",
+     f"{M}/indicators/CALL_TO_RETHINK_PARTNERS/values",
+     ({"period": "2020", "value": 3}, {"period": "2020", "value": 3})),
+    ("editor", "PUT", "/api/v1/activities/EV-2020-054", "/api/v1/activities/EV-2020-060",
+     (_event("EV-2020-054", "2020-07-16", "L2"), _event("EV-2020-060", "2020-09-28", "L1"))),
+    ("admin", "PUT", f"{M}/indicators/METRO_AREAS_BENCHMARKED",
+     f"{M}/indicators/CALL_TO_RETHINK_PARTNERS",
+     (_definition("METRO_AREAS_BENCHMARKED", action_line="L2"),
+      _definition("CALL_TO_RETHINK_PARTNERS", action_line="L1"))),
+    ("admin", "DELETE", f"{M}/indicators/METRO_AREAS_BENCHMARKED",
+     f"{M}/indicators/CALL_TO_RETHINK_PARTNERS", (None, None)),
+], ids=["deliverable-fields", "indicator-value", "activity", "indicator-definition",
+        "indicator-deletion"])
+def test_every_write_checks_the_scope_before_if_match(
+        engine: Engine, role: str, method: str, inside: str, outside: str,
+        bodies: tuple[Any, Any]) -> None:
+    """Without If-Match, a write outside the scopes is refused for its scope (403), one
+    inside asks for the ETag (428)."""
+    headers = _scoped(engine, Role(role), f"l2-{role}", L2)
+    with make_client(engine) as client:
+        before = snapshot(engine)
+        _forbidden(client.request(method, outside, json=bodies[1], headers=headers), [L2])
+        asked = client.request(method, inside, json=bodies[0], headers=headers)
+        assert asked.status_code == 428, asked.text
+        assert snapshot(engine) == before
+
+
 # --- 9. webhooks --------------------------------------------------------------------------------
 
 @pytest.mark.usefixtures("metropolis", "other_org")
