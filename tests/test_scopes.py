@@ -781,6 +781,54 @@ def test_a_scoped_editor_replaces_activities_linked_within_its_scopes_only(
         assert snapshot(engine) == before
 
 
+@pytest.mark.usefixtures("metropolis_records")
+def test_activity_links_to_measures_count_with_their_line(engine: Engine,
+                                                          l2_editor: Headers) -> None:
+    measure = _scoped(engine, Role.editor, "l2m1-editor", "2018-2020:L2M1")
+    path = "/api/v1/activities/EV-2020-054"
+    with make_client(engine) as client:
+        # The L2 editor links the activity to measure L2M1 of its line, and edits it again.
+        body, etag = _activity(client, "EV-2020-054")
+        relinked = client.put(path, json={**body, "links": [
+            {"mandate": MANDATE, "measure": "L2M1"}]}, headers={**l2_editor, "If-Match": etag})
+        assert relinked.status_code == 200, relinked.text
+        body, etag = _activity(client, "EV-2020-054")
+        assert body["links"] == [{"mandate": MANDATE, "measure": "L2M1"}]
+        again = client.put(path, json={**body, "mode": "hybrid"},
+                           headers={**l2_editor, "If-Match": etag})
+        assert again.status_code == 200, again.text
+        # So may the measure's editor; not an activity of the whole line, nor move it there.
+        body, etag = _activity(client, "EV-2020-054")
+        done = client.put(path, json={**body, "mode": "online"},
+                          headers={**measure, "If-Match": etag})
+        assert done.status_code == 200, done.text
+        body, etag = _activity(client, "EV-2020-054")
+        before = snapshot(engine)
+        _forbidden(client.put(path, json={**body, "links": [
+            {"mandate": MANDATE, "action_line": "L2"}]}, headers={**measure, "If-Match": etag}),
+            ["2018-2020:L2M1"])
+        other, other_etag = _activity(client, "EV-2020-092")
+        _forbidden(client.put("/api/v1/activities/EV-2020-092", json={**other, "mode": "hybrid"},
+                              headers={**measure, "If-Match": other_etag}), ["2018-2020:L2M1"])
+        # A link to the whole mandate is wider than a line.
+        _forbidden(client.put(path, json={**body, "links": [{"mandate": MANDATE}]},
+                              headers={**l2_editor, "If-Match": etag}), [L2])
+        assert snapshot(engine) == before
+
+
+@pytest.mark.usefixtures("metropolis")
+def test_a_token_granted_by_a_scoped_admin_writes_within_its_own_scopes(
+        engine: Engine, l2_admin: Headers) -> None:
+    with make_client(engine) as client:
+        made = client.post("/api/v1/tokens", headers=l2_admin, json={
+            "name": "l2m1-by-admin", "role": "editor", "scope": "2018-2020:L2M1"})
+        assert made.status_code == 201, made.text
+        granted = auth(made.json()["token"])
+        assert _set_status(client, L2_DELIVERABLE, granted).status_code == 200
+        _forbidden(_set_status(client, L2_OTHER_MEASURE_DELIVERABLE, granted),
+                   ["2018-2020:L2M1"])
+
+
 def _event(code: str, start: str, line: str) -> dict[str, Any]:
     return {"code": code, "kind": "event", "title": f"Event {code}", "start_date": start,
             "links": [{"mandate": MANDATE, "action_line": line}]}
@@ -860,6 +908,8 @@ def test_a_scoped_admin_subscribes_only_to_a_mandate_it_reads(engine: Engine,
         _forbidden(client.post("/api/v1/webhooks", json=HOOK, headers=l2_admin), [L2])
         _missing(client.post("/api/v1/webhooks", json={**HOOK, "mandate": OTHER},
                              headers=l2_admin), OTHER)
+        _missing(client.post("/api/v1/webhooks", json={**HOOK, "mandate": "NO-SUCH-MANDATE"},
+                             headers=l2_admin), "NO-SUCH-MANDATE")
         assert snapshot(engine) == before
         made = client.post("/api/v1/webhooks", json={**HOOK, "mandate": MANDATE},
                            headers=l2_admin)
