@@ -186,6 +186,7 @@ def test_the_command_line_creates_a_token_with_two_scopes_and_lists_them(
         assert shown["admin-ana"]["scopes"] == [] and shown["admin-ana"]["person"] is None
         [entry] = [entry for entry in client.get("/api/v1/audit", headers=admin).json()["data"]
                    if entry["action"] == "token.create" and entry["target"] == "two-teams"]
+        assert entry["actor"] == "cli"
         assert entry["detail"]["scopes"] == ["2018-2020:L1M3", "2018-2020:L2"]
         assert entry["detail"]["person"] == "Ana Ruiz"
         # The token works as scoped: L1M3 and L2 yes, L1's other measures no.
@@ -672,6 +673,9 @@ def test_a_scoped_admin_defines_indicators_only_where_its_scopes_reach(
                               json=_definition("L2_NEW", action_line="L1"),
                               headers={**l2_admin, "If-Match": etag}), [L2])
         etag = client.get(f"{M}/indicators/CALL_TO_RETHINK_PARTNERS").headers["etag"]
+        _forbidden(client.put(f"{M}/indicators/CALL_TO_RETHINK_PARTNERS",
+                              json=_definition("CALL_TO_RETHINK_PARTNERS", action_line="L2"),
+                              headers={**l2_admin, "If-Match": etag}), [L2])
         _forbidden(client.delete(f"{M}/indicators/CALL_TO_RETHINK_PARTNERS",
                                  headers={**l2_admin, "If-Match": etag}), [L2])
         assert snapshot(engine) == before
@@ -693,6 +697,30 @@ def test_importing_a_plan_needs_a_scope_on_the_whole_mandate(engine: Engine,
         done = client.put(f"{M}/plan", json=plan, headers=whole)
         assert done.status_code == 200, done.text
         assert client.get(M).json()["title"] == "Renamed by a scoped admin"
+        # The role comes first: the L2 editor is told it is no admin.
+        editor = _scoped(engine, Role.editor, "l2-editor", L2)
+        refused = client.put(f"{M}/plan", json=plan, headers=editor)
+        assert refused.status_code == 403, refused.text
+        assert "admin role" in refused.json()["detail"] and "scopes" not in refused.json()
+
+
+@pytest.mark.usefixtures("metropolis")
+def test_a_scoped_admin_creates_no_new_mandate(engine: Engine, admin: Headers) -> None:
+    whole = _scoped(engine, Role.admin, "mandate-admin", MANDATE)
+    with make_client(engine) as client:
+        plan = client.get(f"{M}/plan").json()
+        plan["mandate"]["code"] = "NEW-2030"
+        before = snapshot(engine)
+        _forbidden(client.put("/api/v1/mandates/NEW-2030/plan", json=plan, headers=whole),
+                   [MANDATE])
+        assert snapshot(engine) == before
+        assert client.get("/api/v1/mandates/NEW-2030").status_code == 404
+    with make_client(engine, public_read=False) as client:
+        _missing(client.put("/api/v1/mandates/NEW-2030/plan", json=plan, headers=whole),
+                 "NEW-2030")
+        assert snapshot(engine) == before
+        made = client.put("/api/v1/mandates/NEW-2030/plan", json=plan, headers=admin)
+        assert made.status_code == 200, made.text
 
 
 # --- 8. records ---------------------------------------------------------------------------------
