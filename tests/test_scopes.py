@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from typer.testing import CliRunner
 
 from app.cli import app as cli
 from app.models import Role
@@ -19,7 +20,7 @@ from tests.helpers import auth, new_token, snapshot
 MANDATE = "2018-2020"
 OTHER = "OGP-2022-2025"
 M = f"/api/v1/mandates/{MANDATE}"
-O = f"/api/v1/mandates/{OTHER}"  # noqa: E741
+OM = f"/api/v1/mandates/{OTHER}"
 L2 = f"{MANDATE}:L2"
 L2_DELIVERABLE = "L2M1D1"
 L2_OTHER_MEASURE_DELIVERABLE = "L2M2D1"
@@ -165,7 +166,7 @@ def test_a_reach_reads_the_whole_mandate_of_each_scope_and_names_its_scopes() ->
 
 @pytest.mark.usefixtures("metropolis")
 def test_the_command_line_creates_a_token_with_two_scopes_and_lists_them(
-        engine: Engine, cli_runner: Any, admin: Headers) -> None:
+        engine: Engine, cli_runner: CliRunner, admin: Headers) -> None:
     made = cli_runner.invoke(cli, ["token", "create", "--role", "editor", "--name",
                                    "two-teams", "--scope", "2018-2020:L2",
                                    "--scope", "2018-2020:L1M3", "--person", "Ana Ruiz"])
@@ -204,7 +205,7 @@ def test_the_command_line_creates_a_token_with_two_scopes_and_lists_them(
     (["2018-2020:"], "--scope[0]", "MANDATE:LINE"),
 ])
 def test_the_command_line_refuses_an_unknown_line_naming_the_option(
-        engine: Engine, cli_runner: Any, scopes: list[str], named: str, said: str) -> None:
+        engine: Engine, cli_runner: CliRunner, scopes: list[str], named: str, said: str) -> None:
     before = snapshot(engine)
     made = cli_runner.invoke(cli, ["token", "create", "--role", "editor", "--name",
                                    "nowhere", *(arg for scope in scopes
@@ -416,17 +417,17 @@ def test_with_private_reads_a_mandate_outside_the_scopes_is_not_there(
 def test_with_private_reads_no_write_tells_that_a_hidden_mandate_exists(
         engine: Engine, l2_editor: Headers, tokens: dict[str, Headers]) -> None:
     with make_client(engine, public_read=False) as client:
-        etag = _deliverable(client, OTHER_DELIVERABLE, tokens["viewer"], O)[1]
+        etag = _deliverable(client, OTHER_DELIVERABLE, tokens["viewer"], OM)[1]
         before = snapshot(engine)
-        _missing(_set_status(client, OTHER_DELIVERABLE, l2_editor, base=O, if_match=etag),
+        _missing(_set_status(client, OTHER_DELIVERABLE, l2_editor, base=OM, if_match=etag),
                  OTHER)
-        _missing(client.patch(f"{O}/deliverables/{OTHER_DELIVERABLE}", json={"owner": "x"},
+        _missing(client.patch(f"{OM}/deliverables/{OTHER_DELIVERABLE}", json={"owner": "x"},
                               headers={**l2_editor, "If-Match": etag}), OTHER)
-        _missing(client.post(f"{O}/deliverables:batch-status", headers=l2_editor, json={
+        _missing(client.post(f"{OM}/deliverables:batch-status", headers=l2_editor, json={
             "changes": [{"code": OTHER_DELIVERABLE, "status": "not_achieved",
                          "if_match": etag}]}), OTHER)
-        indicator = client.get(f"{O}/indicators/BUDGET_DOCS_ON_TIME", headers=tokens["viewer"])
-        _missing(client.post(f"{O}/indicators/BUDGET_DOCS_ON_TIME/values",
+        indicator = client.get(f"{OM}/indicators/BUDGET_DOCS_ON_TIME", headers=tokens["viewer"])
+        _missing(client.post(f"{OM}/indicators/BUDGET_DOCS_ON_TIME/values",
                              json={"period": "2024", "value": 80},
                              headers={**l2_editor, "If-Match": indicator.headers["etag"]}),
                  OTHER)
@@ -498,7 +499,7 @@ def test_a_token_scoped_to_both_mandates_reads_both(engine: Engine) -> None:
         listed = client.get("/api/v1/mandates", headers=both).json()
         assert sorted(item["code"] for item in listed["data"]) == [MANDATE, OTHER]
         assert listed["count"] == 2
-        assert client.get(O, headers=both).status_code == 200
+        assert client.get(OM, headers=both).status_code == 200
         assert client.get("/api/v1/progress", params={"mandates": f"{MANDATE},{OTHER}"},
                           headers=both).status_code == 200
 
@@ -509,15 +510,15 @@ def test_a_token_scoped_to_both_mandates_reads_both(engine: Engine) -> None:
 def test_with_public_reads_the_l2_editor_reads_another_mandate_but_writes_nothing_there(
         engine: Engine, l2_editor: Headers) -> None:
     with make_client(engine, public_read=True) as client:
-        assert client.get(O, headers=l2_editor).status_code == 200
+        assert client.get(OM, headers=l2_editor).status_code == 200
         listed = client.get("/api/v1/mandates", headers=l2_editor).json()
         assert listed["count"] == 2
-        before = _deliverable(client, OTHER_DELIVERABLE, l2_editor, O)
-        refused = client.post(f"{O}/deliverables/{OTHER_DELIVERABLE}/status",
+        before = _deliverable(client, OTHER_DELIVERABLE, l2_editor, OM)
+        refused = client.post(f"{OM}/deliverables/{OTHER_DELIVERABLE}/status",
                               json={"status": "not_achieved"},
                               headers={**l2_editor, "If-Match": before[1]})
         _forbidden(refused, [L2])
-        assert _deliverable(client, OTHER_DELIVERABLE, l2_editor, O) == before
+        assert _deliverable(client, OTHER_DELIVERABLE, l2_editor, OM) == before
 
 
 # --- 7. granting ---------------------------------------------------------------------------------
