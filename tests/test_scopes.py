@@ -570,11 +570,6 @@ def test_a_scoped_admin_grants_as_much_as_it_holds_or_less(
         assert entry["detail"]["person"] == "Pau Team-Two"
 
 
-SCOPE_PATH_BUG = pytest.mark.xfail(
-    strict=True, reason="a problem with the single `scope` field is reported at path "
-    "'scope[0]', an index into a field that is not a list, instead of 'scope'")
-
-
 @pytest.mark.usefixtures("metropolis")
 @pytest.mark.parametrize(("fields", "path"), [
     ({"scopes": ["2018-2020:L9"]}, "scopes[0]"),
@@ -582,8 +577,8 @@ SCOPE_PATH_BUG = pytest.mark.xfail(
     ({"scopes": ["NO-SUCH-MANDATE"]}, "scopes[0]"),
     ({"scopes": ["2018-2020:L2:M1"]}, "scopes[0]"),
     ({"scopes": [f"2018-2020:{L2_DELIVERABLE}"]}, "scopes[0]"),
-    pytest.param({"scope": "NO-SUCH-MANDATE"}, "scope", marks=SCOPE_PATH_BUG),
-    pytest.param({"scope": "2018-2020:L2:M1"}, "scope", marks=SCOPE_PATH_BUG),
+    ({"scope": "NO-SUCH-MANDATE"}, "scope"),
+    ({"scope": "2018-2020:L2:M1"}, "scope"),
 ])
 def test_granting_an_unknown_mandate_line_or_measure_names_the_item(
         engine: Engine, l2_admin: Headers, admin: Headers, fields: dict[str, Any],

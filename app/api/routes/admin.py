@@ -22,7 +22,7 @@ def create_token(body: TokenIn, session: SessionDep, admin: Admin, settings: Set
     token's: nobody grants wider than they hold (docs/access.md)."""
     wanted, field = body.wanted_scopes()
     reach = scopes.granted(session, wanted, by=admin.reach, field=field,
-                           public_read=settings.public_read)
+                           single=field == "scope", public_read=settings.public_read)
     token, secret = tokens.create_token(session, name=body.name, role=Role(body.role),
                                         expires_in_days=body.expires_in_days, reach=reach,
                                         person=body.person)

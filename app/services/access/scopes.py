@@ -162,25 +162,27 @@ def place_of(session: Session, scope: Scope) -> Place | None:
 
 
 def granted(session: Session, wanted: Sequence[str], *, by: Reach, public_read: bool,
-            field: str = "scopes") -> Reach:
+            field: str = "scopes", single: bool = False) -> Reach:
     """The reach of a new token asked for with scopes ``wanted``, checked: each names a
     stored mandate, action line or measure (422 naming the item), and lies within what
     the granting caller holds (403): nobody grants wider than they hold. A mandate the
-    granter may not read is reported as missing."""
+    granter may not read is reported as missing. ``single``: the one scope came as
+    ``field`` itself, not as a list (error paths name ``field``, not ``field[0]``)."""
     problems: list[FieldError] = []
     scopes: list[Scope] = []
     if len(wanted) > MAX_SCOPES:
         problems.append(FieldError(field, f"at most {MAX_SCOPES} scopes"))
     for index, text in enumerate(wanted[:MAX_SCOPES]):
+        path = field if single else f"{field}[{index}]"
         try:
             scope = Scope.parse(text)
         except ValueError as error:
-            problems.append(FieldError(f"{field}[{index}]", str(error)))
+            problems.append(FieldError(path, str(error)))
             continue
         place = place_of(session, scope)
         if place is None or (not public_read and not by.sees(scope.mandate)):
             # A mandate the granter cannot see is reported as missing, not as forbidden.
-            problems.append(FieldError(f"{field}[{index}]", _missing(scope)))
+            problems.append(FieldError(path, _missing(scope)))
             continue
         if not by.covers(place.mandate, line=place.line, measure=place.measure):
             raise Forbidden(f"Scope {scope} is wider than this token's own ({by}): nobody "
