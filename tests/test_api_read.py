@@ -7,7 +7,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from tests.helpers import load, small_plan
+from app.models import Role
+from tests.helpers import auth, load, new_token, small_plan
 
 M = "/api/v1/mandates/2018-2020"
 
@@ -159,6 +160,26 @@ def test_the_owner_filter_still_finds_a_deliverable_by_its_own_owner(
     body = client.get("/api/v1/mandates/T-2024/deliverables", params={"owner": "Rui"}).json()
     assert [item["code"] for item in body["data"]] == ["A1b"]
     assert [item["owner"] for item in body["data"]] == ["Rui"]
+
+
+def test_owner_me_finds_what_the_token_and_its_person_answer_for(
+        engine: Engine, client: TestClient, session: Session) -> None:
+    plan = _plan_with_measure_owners()
+    plan["action_lines"][0]["measures"][1]["deliverables"][0]["owner"] = "energy-bot"
+    load(session, plan)
+    mine = auth(new_token(engine, Role.editor, "energy-bot", person="Energy Office"))
+    theirs = auth(new_token(engine, Role.editor, "ana-bot", person="Ana"))
+    url = "/api/v1/mandates/T-2024/deliverables"
+    # By the person (A1's owner) and by the token's own name (A2a).
+    assert [item["code"] for item in client.get(url, params={"owner": "@me"},
+                                                headers=mine).json()["data"]] == [
+        "A1a", "A1b", "A2a"]
+    assert [item["code"] for item in client.get(url, params={"owner": "@me"},
+                                                headers=theirs).json()["data"]] == [
+        "B1a", "B1b"]
+    anonymous = client.get(url, params={"owner": "@me"})
+    assert anonymous.status_code == 422
+    assert anonymous.json()["errors"][0]["path"] == "owner"
 
 
 @pytest.mark.usefixtures("metropolis")

@@ -36,7 +36,9 @@ class DeliverableFilter:
     action_line: str | None = None
     measure: str | None = None
     tag: str | None = None
-    owner: str | None = None
+    owner: str | tuple[str, ...] | None = None
+    """An owner's name, or several names for one person (a token's name and the person it
+    speaks for)."""
     q: str | None = None
 
 
@@ -57,11 +59,12 @@ def apply_filter(query: SelectT, where: DeliverableFilter) -> SelectT:
             select(DeliverableTag.deliverable_id).where(DeliverableTag.tag == where.tag.lower())))
     if where.owner is not None:
         # What a person is responsible for: their own deliverables and their measures'.
+        names = (where.owner,) if isinstance(where.owner, str) else where.owner
         query = query.where(
-            (Deliverable.owner == where.owner)
+            Deliverable.owner.in_(names)
             | Deliverable.measure_id.in_(
                 select(Measure.id).where(Measure.mandate_id == where.mandate_id,
-                                         Measure.owner == where.owner)))
+                                         Measure.owner.in_(names))))
     if where.q:
         needle = where.q.lower()
         query = query.where(
