@@ -4251,6 +4251,7 @@ export interface operations {
                 action_line?: string | null;
                 measure?: string | null;
                 tag?: string | null;
+                /** @description Owned by this name, themselves or through their measure; `@me`: by your token's name or the person it speaks for. */
                 owner?: string | null;
                 /** @description Words in the code or title. */
                 q?: string | null;
