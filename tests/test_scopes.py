@@ -955,3 +955,23 @@ def test_the_audit_log_needs_an_admin_without_scopes(engine: Engine, l2_admin: H
         _forbidden(client.get("/api/v1/audit", headers=l2_admin), [L2])
         _forbidden(client.get("/api/v1/audit", headers=whole), [MANDATE])
         assert client.get("/api/v1/audit", headers=admin).status_code == 200
+
+
+@pytest.mark.usefixtures("metropolis_records")
+def test_a_link_to_an_unknown_code_is_the_422_it_is_for_a_scoped_token_too(
+        engine: Engine, l2_admin: Headers, l2_editor: Headers) -> None:
+    """A typo in a line or measure code is named, not hidden behind a 403."""
+    with make_client(engine) as client:
+        before = snapshot(engine)
+        for link in ({"measure": "L2M99"}, {"action_line": "L9"}):
+            made = client.post(f"{M}/indicators", json=_definition("TYPO", **link),
+                               headers=l2_admin)
+            assert made.status_code == 422, made.text
+            assert "L2M99" in made.text or "L9" in made.text
+        body, etag = _activity(client, "EV-2020-054")
+        typo = {**body, "links": [{"mandate": MANDATE, "action_line": "L9"}]}
+        replaced = client.put("/api/v1/activities/EV-2020-054", json=typo,
+                              headers={**l2_editor, "If-Match": etag})
+        assert replaced.status_code == 422, replaced.text
+        assert "L9" in replaced.text
+        assert snapshot(engine) == before

@@ -67,10 +67,12 @@ def _require_indicator(session: Session, caller: Caller, indicator: Indicator,
 
 def _require_definition(session: Session, caller: Caller, spec: IndicatorSpec,
                         mandate: Mandate) -> None:
-    """403 unless the caller's scopes cover where the definition links the indicator."""
+    """403 unless the caller's scopes cover where the definition links the indicator (a
+    link to an unknown code is the definition's 422)."""
     place = scopes.place_of_link(session, mandate=mandate.code,
                                  action_line=spec.action_line, measure=spec.measure)
-    scopes.require_place(caller.reach, place, what=f"Indicator {spec.code}")
+    if place is not None:
+        scopes.require_place(caller.reach, place, what=f"Indicator {spec.code}")
 
 
 def _one(session: Session, mandate: Mandate, code: str, settings: Settings,

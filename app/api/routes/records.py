@@ -209,11 +209,16 @@ def _require_activity(session: Session, reach: Reach, activity_id: int, spec: Ac
     to no mandate."""
     if reach.everywhere:
         return
-    places = [*queries.activity_places(session, activity_id),
-              *(scopes.place_of_link(session, mandate=link.mandate,
+    places = queries.activity_places(session, activity_id)
+    for link in spec.links:
+        place = scopes.place_of_link(session, mandate=link.mandate,
                                      action_line=link.action_line, measure=link.measure)
-                for link in spec.links)]
-    if not places:
+        if place is None:
+            # An unknown code: the replacement's own 422, once the mandate may be read.
+            scopes.require_visible(reach, link.mandate, public_read=public_read)
+        else:
+            places.append(place)
+    if not places and not spec.links:
         scopes.require_everywhere(reach, what="Activities linked to no mandate")
     for place in places:
         scopes.require_write(reach, place.mandate, what=f"Activity {spec.code}",

@@ -222,12 +222,15 @@ def place_of_indicator(session: Session, *, mandate: str, action_line_id: int | 
 
 
 def place_of_link(session: Session, *, mandate: str, action_line: str | None,
-                  measure: str | None) -> Place:
-    """Where an indicator definition links, by codes: a measure counts with its line (an
-    unknown code is the definition's own 422 to report; it is judged as written)."""
-    if measure is not None:
-        return place_of(session, Scope(mandate, measure)) or Place(mandate, measure, measure)
-    return Place(mandate, line=action_line)
+                  measure: str | None) -> Place | None:
+    """Where an indicator definition or an activity links, by codes: a measure counts with
+    its line. None when the plan holds no such mandate, line or measure: a link to nothing
+    reaches nothing, and the definition's own validation says which code is unknown."""
+    place = place_of(session, Scope(mandate, measure or action_line))
+    if place is None or (measure is not None and place.measure != measure) or (
+            action_line is not None and place.line != action_line):
+        return None
+    return place
 
 
 def require_place(reach: Reach, place: Place, *, what: str) -> None:
