@@ -349,15 +349,22 @@ def test_scoped_access_matrix(engine: Engine, scoped_world: dict[str, dict[str, 
     with make_client(engine, public_read=public_read, **WEBHOOK_SETTINGS) as client:
         for method, route in calls:
             sample = SAMPLES[(method, route.path)]
+            sent: list[tuple[str, Any, Any]] = []
             for place in PLACES:
                 values = {name: _pick(place, options)
                           for name, options in sample.values.items()}
                 path = route.path.format(**values)
+                query = sample.query(place) if sample.query else None
+                body = sample.body(place) if sample.body else None
+                # A place that asks the very request of an earlier one (a list that names
+                # no place, a mandate's read beside the scope) is asked once.
+                if (path, query, body) in sent:
+                    continue
+                sent.append((path, query, body))
                 for credential in SCOPED_CREDENTIALS:
                     response = client.request(
                         method, path, headers=scoped_world[credential],
-                        params=sample.query(place) if sample.query else None,
-                        json=sample.body(place) if sample.body else None)
+                        params=query, json=body)
                     got = response.status_code
                     expected = _scoped_expected(route, sample, credential, place,
                                                 public_read)
