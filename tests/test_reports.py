@@ -26,7 +26,7 @@ from app.reports.build import (
 from app.reports.formats import Part, ReportFormat, file_name
 from app.reports.render import data_table, render
 from app.services.lookup import get_mandate
-from tests.helpers import auth, new_token
+from tests.helpers import auth, load, new_token, small_plan
 
 M = "/api/v1/mandates/2018-2020"
 NOT_ACHIEVED = "\u00d7"
@@ -37,6 +37,8 @@ REPORT_COUNTS = {"V": 50, "•": 2, "0": 7, NOT_ACHIEVED: 6}
 # The implementation's quantity columns, after the report's own.
 QUANTITY_KEYS = ["quantity", "quantity_target", "quantity_actual", "quantity_unit",
                  "short_of_target"]
+# And then who answers for each deliverable.
+OWNER_KEYS = ["measure_owner", "owner"]
 REPORT_SAMPLES = {"L1M1D1": "V", "L1M1D2": NOT_ACHIEVED, "L1M3D2": "•", "L2M2D1": "0",
                   "L2M5D1": "•", "L2M10D1": NOT_ACHIEVED, "L2M10D2": NOT_ACHIEVED,
                   "L2M10D3": NOT_ACHIEVED, "L3M3D2": "0", "L3M8D1": "V"}
@@ -78,7 +80,7 @@ def test_csv_parses_one_part_at_a_time(report: Report) -> None:
     assert len(rows) == 65
     assert list(rows[0]) == ["action_line", "action_line_title", "measure", "measure_title",
                              "deliverable", "deliverable_title", "symbol", "status",
-                             *QUANTITY_KEYS]
+                             *QUANTITY_KEYS, *OWNER_KEYS]
     assert rows[0]["deliverable"] == "L1M1D1" and rows[0]["symbol"] == "V"
     summary = list(csv.DictReader(io.StringIO(
         render(report, ReportFormat.csv, Part.summary).decode())))
@@ -130,6 +132,38 @@ def test_report_as_of_a_date(session: Session, metropolis: None) -> None:
 
 
 # Rendering alone, no database --------------------------------------------------------------
+
+def test_the_bundled_report_has_no_owner_column(report: Report) -> None:
+    # Metropolis' plan names no owner: its table stays the annual report's own.
+    assert "Owner" not in render(report, ReportFormat.md).decode()
+    assert '<th scope="col">Owner</th>' not in render(report, ReportFormat.html).decode()
+
+
+def test_each_deliverable_is_shown_with_who_answers_for_it(session: Session) -> None:
+    plan = small_plan()
+    plan["action_lines"][0]["measures"][0]["owner"] = "Energy Office"
+    plan["action_lines"][0]["measures"][0]["deliverables"][1]["owner"] = "Rui"
+    plan["action_lines"][1]["measures"][0]["owner"] = "Ana"
+    load(session, plan)
+    report = build_report(session, mandate=get_mandate(session, code="T-2024"))
+    # A deliverable's own owner first, else its measure's; A2 and A2a name nobody.
+    expected = {"A1a": "Energy Office", "A1b": "Rui", "A2a": "", "B1a": "Ana", "B1b": "Ana"}
+    md = render(report, ReportFormat.md).decode()
+    assert "| Action line | Measure | Deliverable | Owner | Symbol | Status |" in md
+    md_rows = [[cell.strip() for cell in line.strip("|").split("|")]
+               for line in md.splitlines()
+               if re.match(r"^\| [^|]* \| [^|]* \| [AB]\d[a-z] ", line)]
+    assert {row[2].split()[0]: row[3] for row in md_rows} == expected
+    html = render(report, ReportFormat.html).decode()
+    assert re.findall(r'<td class="owner">([^<]*)</td>', html) == list(expected.values())
+    rows = list(csv.DictReader(io.StringIO(render(report, ReportFormat.csv).decode())))
+    assert {row["deliverable"]: (row["measure_owner"], row["owner"]) for row in rows} == {
+        "A1a": ("Energy Office", ""), "A1b": ("Energy Office", "Rui"), "A2a": ("", ""),
+        "B1a": ("Ana", "Ana"), "B1b": ("Ana", "")}
+    sheet = load_workbook(io.BytesIO(render(report, ReportFormat.xlsx)))["Implementation"]
+    assert [cell.value for cell in sheet[1]][-2:] == ["Measure owner", "Owner"]
+    assert [cell.value for cell in sheet[3]][-2:] == ["Energy Office", "Rui"]
+
 
 def _tiny() -> Report:
     statuses = dict.fromkeys(Status, 0)

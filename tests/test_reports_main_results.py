@@ -277,10 +277,11 @@ def test_a_plan_without_figures_says_so(session: Session) -> None:
 
 def test_quantities_in_the_implementation_table(report: Report) -> None:
     md = render(report, ReportFormat.md, Part.implementation).decode()
-    assert "| Action line | Measure | Deliverable | Quantity | Symbol | Status |" in md
-    assert "| A1a Done | 6 pilot projects: 4 (short of target) | V | completed |" in md
-    assert "| B1a Not yet | 5 regional agendas: 2 | 0 | not started |" in md
-    assert "| A1b Half |  | • | in progress |" in md
+    # The small plan names an owner (B1a's): the Owner column follows the Quantity one.
+    assert "| Action line | Measure | Deliverable | Quantity | Owner | Symbol | Status |" in md
+    assert "| A1a Done | 6 pilot projects: 4 (short of target) |  | V | completed |" in md
+    assert "| B1a Not yet | 5 regional agendas: 2 | Ana | 0 | not started |" in md
+    assert "| A1b Half |  |  | • | in progress |" in md
     html = render(report, ReportFormat.html).decode()
     assert '<td class="quantity">6 pilot projects: 4 (short of target)</td>' in html
     sheet = load_workbook(io.BytesIO(render(report, ReportFormat.xlsx)))["Implementation"]
@@ -300,7 +301,7 @@ def test_no_quantity_column_without_quantities(session: Session) -> None:
     load(session, small_plan())
     md = render(build_report(session, mandate=get_mandate(session, code="T-2024")),
                 ReportFormat.md).decode()
-    assert "| Action line | Measure | Deliverable | Symbol | Status |" in md
+    assert "| Action line | Measure | Deliverable | Owner | Symbol | Status |" in md
     assert "Quantity" not in md
 
 

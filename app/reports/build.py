@@ -118,6 +118,14 @@ class ImplementationRow:
     deliverable_title: str
     status: Status
     quantity: Quantity | None = None
+    owner: str | None = None
+    """The deliverable's own owner."""
+    measure_owner: str | None = None
+
+    @property
+    def answerable(self) -> str | None:
+        """Who answers for the deliverable: its own owner, else its measure's."""
+        return self.owner or self.measure_owner
 
 
 @dataclass(frozen=True)
@@ -299,14 +307,15 @@ def build_report(session: Session, *, mandate: Mandate, as_of: datetime | None =
     views = indicator_views(session, mandate=mandate, thresholds=thresholds)
     progress, lines = scope.progress, with_actuals(scope.deliverables, views)
     line_titles = {line.code: line.title for line in progress.action_lines}
-    measure_titles = {measure.code: measure.title for line in progress.action_lines
-                      for measure in line.measures}
+    measures = {measure.code: measure for line in progress.action_lines
+                for measure in line.measures}
     implementation = [
         ImplementationRow(
             action_line=item.action_line, action_line_title=line_titles[item.action_line],
-            measure=item.measure, measure_title=measure_titles[item.measure],
+            measure=item.measure, measure_title=measures[item.measure].title,
             deliverable=item.code, deliverable_title=item.title, status=item.status,
-            quantity=item.quantity)
+            quantity=item.quantity, owner=item.owner,
+            measure_owner=measures[item.measure].owner)
         for item in lines
     ]
     return Report(

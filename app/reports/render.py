@@ -143,9 +143,11 @@ def data_table(report: Report, part: Part) -> Table:
             Column("quantity_actual", "Quantity actual", Kind.number, width=16),
             Column("quantity_unit", "Quantity unit", width=24),
             Column("short_of_target", "Short of target", width=16),
+            Column("measure_owner", "Measure owner", width=24),
+            Column("owner", "Owner", width=24),
         ], [[row.action_line, row.action_line_title, row.measure, row.measure_title,
              row.deliverable, row.deliverable_title, symbol(row.status), word(row.status),
-             *_quantity_values(row)]
+             *_quantity_values(row), row.measure_owner, row.owner]
             for row in report.implementation])
     if part == Part.summary:
         rows = [_summary_values(row) for row in report.summary]
@@ -307,12 +309,17 @@ def _quantity_cell(row: ImplementationRow) -> str:
     return row.quantity.text(row.status) if row.quantity is not None else ""
 
 
+def _has_owners(report: Report) -> bool:
+    """Whether the plan names anyone answerable: the Owner column is shown only then."""
+    return any(row.answerable for row in report.implementation)
+
+
 def to_markdown(report: Report, parts: Sequence[Part]) -> bytes:
     lines = [f"# {report.title}", "", _about(report), ""]
     if Part.main_results in parts:
         lines += _markdown_results(report)
     if Part.implementation in parts:
-        quantities = _has_quantities(report)
+        quantities, owners = _has_quantities(report), _has_owners(report)
         rows = []
         previous: tuple[str, str] = ("", "")
         for row in report.implementation:
@@ -323,12 +330,13 @@ def to_markdown(report: Report, parts: Sequence[Part]) -> bytes:
             previous = (row.action_line, row.measure)
             rows.append([line_cell, measure_cell, f"{row.deliverable} {row.deliverable_title}",
                          *([_quantity_cell(row)] if quantities else []),
+                         *([row.answerable or ""] if owners else []),
                          symbol(row.status), word(row.status)])
         lines += [f"## {PART_TITLES[Part.implementation]}", "", f"Symbols: {LEGEND}.", ""]
-        quantity = ["Quantity"] if quantities else []
-        lines += _md_table(["Action line", "Measure", "Deliverable", *quantity, "Symbol",
+        extra = [*(["Quantity"] if quantities else []), *(["Owner"] if owners else [])]
+        lines += _md_table(["Action line", "Measure", "Deliverable", *extra, "Symbol",
                             "Status"], rows,
-                           ["---", "---", "---", *(["---"] * len(quantity)), ":---:", "---"])
+                           ["---", "---", "---", *(["---"] * len(extra)), ":---:", "---"])
         lines.append("")
     if Part.summary in parts:
         rows = [_summary_cells(row) for row in report.summary]
@@ -376,6 +384,7 @@ def to_html(report: Report, parts: Sequence[Part]) -> bytes:
         report=report, about=_about(report), parts=[part.value for part in parts],
         titles={part.value: title for part, title in PART_TITLES.items()}, legend=LEGEND,
         implementation=_spans(report), quantities=_has_quantities(report),
+        owners=_has_owners(report),
         quantity=_quantity_cell, results=_result_sections(report),
         result_headers=RESULT_HEADERS, gender_title=GENDER_TITLE,
         summary=summary, has_total=report.total is not None,
