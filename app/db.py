@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session
@@ -120,6 +120,22 @@ def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def serial_plans(session: Session) -> Iterator[None]:
+    """On PostgreSQL, the statements run inside are planned without parallel workers.
+
+    For a UNION of aggregates of a few milliseconds each, PostgreSQL may plan a Parallel
+    Append whose workers cost more to start than the scans they share
+    (docs/performance.md). On an error the setting lasts until the rollback undoes it."""
+    if session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+    yield
+    # Back to the value the connection started with (server, role or connection options).
+    session.execute(text("RESET max_parallel_workers_per_gather"))
 
 
 class Runner(Protocol):

@@ -7,9 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import Engine, event, text
+from sqlalchemy.orm import Session
 
 from app import db
-from app.db import build_engine, engine_for
+from app.db import build_engine, engine_for, serial_plans
 from app.settings import Settings
 from tests.conftest import make_client
 
@@ -94,3 +95,24 @@ def test_no_free_connection_is_a_503_to_retry(engine: Engine, backend: str) -> N
         assert "Traceback" not in answer.text and "SELECT" not in answer.text
     finally:
         app_engine.dispose()
+
+
+def test_statements_in_serial_plans_get_no_parallel_workers(engine: Engine,
+                                                            backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite plans no parallel workers")
+    union = text("EXPLAIN SELECT count(*) FROM deliverable UNION ALL "
+                 "SELECT count(*) FROM status_change")
+    with Session(engine) as session:
+        # Parallel workers made free, so that the planner takes them for these tiny tables.
+        for setting in ("parallel_setup_cost", "parallel_tuple_cost",
+                        "min_parallel_table_scan_size"):
+            session.execute(text(f"SET LOCAL {setting} = 0"))
+
+        def gathers() -> bool:
+            return any("Gather" in line for line in session.execute(union).scalars())
+
+        assert gathers()
+        with serial_plans(session):
+            assert not gathers()
+        assert gathers()  # the statements after it are planned as before

@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from app.db import serial_plans
 from app.models import Activity, ActivityKind, EngagementKind, EngagementRecord, Member, RollEntry
 from app.schemas.derived import DerivedSpec, MembersOf
 
@@ -191,7 +192,9 @@ def derived_totals(session: Session, specs: Sequence[DerivedSpec], *,
     totals = Totals()
     if not parts:
         return totals
-    for row in session.execute(union_all(*parts)):
+    with serial_plans(session):
+        rows = session.execute(union_all(*parts)).all()
+    for row in rows:
         if row.source == "roll":
             totals.roll[row.period] = (row.n, row.new or 0)
         elif row.source == "engagement":
