@@ -50,6 +50,7 @@ def test_a_tiny_run_measures_every_figure_and_they_agree_with_the_floor(
     assert any(name.startswith("import of a 200-deliverable") for name in names)
     assert any("304" in name for name in names)
     assert any("memory" in name for name in names)
+    assert any(name.startswith("progress tree over HTTP") for name in names)
     if backend == "postgresql":
         assert any(name.startswith("status changes") for name in names)
     assert any(name.startswith("derived share of members") for name in names)

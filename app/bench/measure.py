@@ -420,6 +420,36 @@ def http_figures(database_url: str, database: str, plan: SyntheticPlan, ids: Ids
     return figures
 
 
+def cold_progress_figure(engine: Engine, database_url: str, database: str,
+                         plan: SyntheticPlan, ids: Ids, bench_code: str, settings: Settings
+                         ) -> Figure:
+    """The 100k plan's whole ``GET .../progress`` over HTTP from a server whose rollup cache
+    is off: what the first poll after a write waits for, built, serialised and sent."""
+    path = f"/api/v1/mandates/{bench_code}/progress"
+    with Session(engine) as session, serving(
+            database_url, extra_env={"PLANPULSE_ROLLUP_CACHE_ENTRIES": "0"}) as server:
+        policy = progress.policy_of(session.get_one(Mandate, ids.mandate))
+        connection = session.connection()
+
+        def ours() -> tuple[int, bytes]:
+            status, _headers, body = request(server.port, "GET", path)
+            return status, body
+
+        def floor() -> Sums:
+            return floors.mandate_floor(connection, mandate_id=ids.mandate,
+                                        credit=policy.in_progress_credit,
+                                        excluded=policy_excluded(policy))
+
+        mine, base, (status, body), theirs = interleaved(ours, floor,
+                                                         max(2, settings.repeats // 2))
+        session.rollback()
+    totals = json.loads(body)["totals"] if status == 200 else {}
+    correct = status == 200 and totals["deliverables"] == len(plan.items) and (
+        totals["by_status"] == {s: theirs.by_status.get(s, 0) for s in totals["by_status"]})
+    return _figure(database, "progress tree over HTTP (GET .../progress, cache off)", mine,
+                   base, "-", None, correct)
+
+
 WRITE_WORKERS = 2
 """Server processes for the write figure: one per core of a 2-core machine."""
 

@@ -126,6 +126,8 @@ def run(*, factor: float, backends: list[str], admin_url: str, workdir: Path,
                     step = time.perf_counter()
                     figures += measure.http_figures(url, backend, plan, ids, BENCH_CODE,
                                                     settings)
+                    figures.append(measure.cold_progress_figure(
+                        engine, url, backend, plan, ids, BENCH_CODE, settings))
                     phases[f"{backend}: http reads"] = time.perf_counter() - step
                 if backend == "postgresql" and "writes" in only:
                     step = time.perf_counter()
