@@ -1,6 +1,8 @@
 """Running the app under uvicorn: two fixes for several worker processes, the routes
-made ready before the first request, and the webhook delivery worker."""
+made ready before the first request, the startup heap frozen, and the webhook delivery
+worker."""
 
+import gc
 import socket
 import sys
 from collections.abc import AsyncIterator
@@ -40,7 +42,16 @@ def served_app() -> FastAPI:
             prepare()
     if app.state.settings.webhooks:
         deliver_webhooks(app)
+    freeze_startup_heap()
     return app
+
+
+def freeze_startup_heap() -> None:
+    """Leave the objects alive at startup (modules, schemas, routes: about 200,000) out of
+    the garbage collector's full passes, which a large answer otherwise triggers several
+    times, each walking all of them again (docs/performance.md)."""
+    gc.collect()
+    gc.freeze()
 
 
 def deliver_webhooks(app: FastAPI) -> None:
