@@ -14,11 +14,11 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import Enum
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -189,6 +189,19 @@ def _serve(answer: CachedAnswer) -> Response:
                     headers=validators(answer.etag))
 
 
+def _json_value(value: object) -> Any:
+    """What ``json.dumps`` cannot write itself, in the contract's text. The dumped model
+    holds plain values otherwise: written in C, where FastAPI's ``jsonable_encoder`` walks
+    every node in Python (10 times slower for the 100k plan's body)."""
+    if isinstance(value, datetime):
+        return _utc_text(value)
+    if isinstance(value, date):
+        return _utc_text(value)
+    if isinstance(value, Enum):
+        return value.value
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
 def _etag(request: Request, versions: list[MandateVersion], resolved: tuple[str, ...]) -> str:
     first = versions[0]
     return view_tag(request, first.id, first.data_version, *resolved,
@@ -206,8 +219,8 @@ def _compute(request: Request, codes: list[str], params: ProgressParams, build: 
                                m.end_date) for m in mandates]
     if params.as_of is None:
         body["as_of"] = NOW
-    text = json.dumps(jsonable_encoder(body, custom_encoder={datetime: _utc_text}),
-                      ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+    text = json.dumps(body, default=_json_value, ensure_ascii=False, allow_nan=False,
+                      indent=None, separators=(",", ":"))
     head, found, tail = text.encode().partition(json.dumps(NOW).encode())
     return CachedAnswer(_etag(request, versions, resolve(versions[0])), tuple(versions), head,
                         tail if found else None)
