@@ -184,14 +184,18 @@ def rollup_figures(engine: Engine, database: str, plan: SyntheticPlan, ids: Ids,
             return progress.mandate_progress(session, mandate=mandate, query=now)
 
         mine, base, body, theirs = interleaved(tree, floor_mandate, max(2, repeats // 2))
-        totals = body.totals.model_dump()
         figures.append(_figure(
             database, "progress tree (GET .../progress body, no cache)", mine, base, "-",
-            None, totals["by_status"] == {s: theirs.by_status.get(s, 0) for s in
-                                          totals["by_status"]}
-            and totals["progress"] == theirs.progress))
+            None, _tree_agrees(body.totals.model_dump(), theirs)))
         session.rollback()
     return figures
+
+
+def _tree_agrees(totals: dict[str, Any], floor: Sums) -> bool:
+    """Whether a progress body's totals count what the mandate's floor counts."""
+    return totals["by_status"] == {status: floor.by_status.get(status, 0)
+                                   for status in totals["by_status"]} and (
+        totals["progress"] == floor.progress)
 
 
 def _same_lines(ours: dict[int, Sums], theirs: dict[int, Sums]) -> bool:
@@ -445,7 +449,7 @@ def cold_progress_figure(engine: Engine, database_url: str, database: str,
         session.rollback()
     totals = json.loads(body)["totals"] if status == 200 else {}
     correct = status == 200 and totals["deliverables"] == len(plan.items) and (
-        totals["by_status"] == {s: theirs.by_status.get(s, 0) for s in totals["by_status"]})
+        _tree_agrees(totals, theirs))
     return _figure(database, "progress tree over HTTP (GET .../progress, cache off)", mine,
                    base, "-", None, correct)
 
