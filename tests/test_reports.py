@@ -131,8 +131,6 @@ def test_report_as_of_a_date(session: Session, metropolis: None) -> None:
     assert before.as_of == datetime(2019, 12, 31, 23, 59, tzinfo=UTC)
 
 
-# Rendering alone, no database --------------------------------------------------------------
-
 def test_the_bundled_report_has_no_owner_column(report: Report) -> None:
     # Metropolis' plan names no owner: its table stays the annual report's own.
     assert "Owner" not in render(report, ReportFormat.md).decode()
@@ -164,6 +162,8 @@ def test_each_deliverable_is_shown_with_who_answers_for_it(session: Session) -> 
     assert [cell.value for cell in sheet[1]][-2:] == ["Measure owner", "Owner"]
     assert [cell.value for cell in sheet[3]][-2:] == ["Energy Office", "Rui"]
 
+
+# Rendering alone, no database --------------------------------------------------------------
 
 def _tiny() -> Report:
     statuses = dict.fromkeys(Status, 0)
